@@ -1,0 +1,93 @@
+#pragma once
+// Strict TOML configuration reading.
+//
+// Every value is read through a ConfigSection getter that names its default and its valid range.
+// Values read (or defaulted) are copied into the resolved config, which is what run files store.
+// After reading, Config::check_all_used() turns every key nobody asked for into an error naming the
+// key and its line, so a typo never silently falls back to a default.
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rmaat {
+
+// A config problem: the message names the file, the line, the key and the reason.
+struct ConfigError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Valid interval for a number. Open ends exclude the bound.
+struct Range {
+    double lo = -std::numeric_limits<double>::infinity();
+    double hi = std::numeric_limits<double>::infinity();
+    bool lo_open = false;
+    bool hi_open = false;
+
+    static Range any() { return {}; }
+    static Range positive() { return {0.0, std::numeric_limits<double>::infinity(), true, false}; }
+    static Range non_negative() { return {0.0, std::numeric_limits<double>::infinity(), false, false}; }
+    static Range closed(double a, double b) { return {a, b, false, false}; }
+    static Range at_least(double a) { return {a, std::numeric_limits<double>::infinity(), false, false}; }
+
+    bool contains(double v) const;
+    std::string describe() const;  // e.g. "> 0", "in [0, 1]"
+};
+
+class Config;
+
+// A view of one table of the config ("network", "network.protocol", ...).
+class ConfigSection {
+public:
+    double get_double(std::string_view key, double fallback, Range range = Range::any()) const;
+    std::int64_t get_int(std::string_view key, std::int64_t fallback, Range range = Range::any()) const;
+    bool get_bool(std::string_view key, bool fallback) const;
+    // `choices` empty: any string.
+    std::string get_string(std::string_view key, std::string fallback,
+                           const std::vector<std::string>& choices = {}) const;
+    std::vector<double> get_double_array(std::string_view key, std::vector<double> fallback,
+                                         Range element_range = Range::any()) const;
+    std::vector<std::string> get_string_array(std::string_view key, std::vector<std::string> fallback,
+                                              const std::vector<std::string>& choices = {}) const;
+
+    bool has(std::string_view key) const;
+    ConfigSection section(std::string_view name) const;
+    const std::string& path() const { return path_; }
+
+    // A ConfigError for `key` of this section: "<file>:<line>: <section.key>: <reason>".
+    ConfigError error(std::string_view key, std::string_view reason) const;
+
+private:
+    friend class Config;
+    struct State;
+    ConfigSection(std::shared_ptr<State> state, std::string path) : state_(std::move(state)), path_(std::move(path)) {}
+    std::string full_key(std::string_view key) const;
+    std::shared_ptr<State> state_;
+    std::string path_;  // dotted path of this table, "" for the root
+};
+
+class Config {
+public:
+    // Parse errors become ConfigError with the file, line and column.
+    static Config from_file(const std::string& path);
+    static Config from_string(std::string_view text, std::string source_name);
+
+    ConfigSection root() const;
+    ConfigSection section(std::string_view name) const { return root().section(name); }
+
+    // Errors on the first key (in file order) that no getter asked for, with the line and a hint.
+    void check_all_used() const;
+
+    // The config with every value that was read or defaulted, as TOML text.
+    std::string resolved_text() const;
+    const std::string& source_name() const;
+
+private:
+    explicit Config(std::shared_ptr<ConfigSection::State> s) : state_(std::move(s)) {}
+    std::shared_ptr<ConfigSection::State> state_;
+};
+
+}  // namespace rmaat
