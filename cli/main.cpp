@@ -1,1 +1,58 @@
-int main(){return 0;}
+// rmaat: simulate neuron-astrocyte dynamics, calibrate the RMAAT macro model, train and evaluate.
+#include <CLI/CLI.hpp>
+
+#include <exception>
+
+#include "cli/commands.hpp"
+#include "core/config.hpp"
+#include "core/h5_store.hpp"
+#include "core/log.hpp"
+#include "core/progress.hpp"
+#include "core/provenance.hpp"
+#include "rmaat/version.hpp"
+#include "sim/ode_driver.hpp"
+
+int main(int argc, char** argv) {
+    rmaat::set_command_line(argc, argv);
+    CLI::App app{"rmaat: neuron-astrocyte simulation -> RMAAT macro model -> long-context transformer"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("rmaat ") + rmaat::kVersion + " (" + rmaat::kGitCommit + ")");
+    bool quiet = false, verbose = false, no_progress = false;
+    app.add_flag("-q,--quiet", quiet, "Only print errors");
+    app.add_flag("-v,--verbose", verbose, "Print debug messages");
+    app.add_flag("--no-progress", no_progress, "Do not draw progress bars");
+    rmaat::cli::add_simulate(app);
+    rmaat::cli::add_pipeline(app);
+    rmaat::cli::add_inspect(app);
+    app.parse_complete_callback([&] {
+        rmaat::log::set_level(quiet ? rmaat::log::Level::error
+                                    : verbose ? rmaat::log::Level::debug : rmaat::log::Level::info);
+        rmaat::Progress::set_enabled_globally(!quiet && !no_progress);
+    });
+
+    // Exit codes: 0 success, 1 run failed (simulation error), 2 bad input (arguments, config, files).
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return 2;
+    } catch (const rmaat::ConfigError& e) {
+        rmaat::log::error("{}", e.what());
+        return 2;
+    } catch (const rmaat::h5::Error& e) {
+        rmaat::log::error("{}", e.what());
+        return 2;
+    } catch (const rmaat::sim::IntegrationError&) {
+        return 1;  // already reported with the run file's name
+    } catch (const std::exception& e) {
+        rmaat::log::error("{}", e.what());
+        return 1;
+    }
+    return 0;
+}

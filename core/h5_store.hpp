@@ -17,14 +17,23 @@ struct Error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// Owns one hid_t and closes it with the matching H5?close.
+// Owns one reference to a hid_t and releases it with the matching H5?close. Copies share the
+// object through the library's reference count.
 class Handle {
 public:
     using Closer = herr_t (*)(hid_t);
     Handle() = default;
     Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
-    Handle(const Handle&) = delete;
-    Handle& operator=(const Handle&) = delete;
+    Handle(const Handle& o) : id_(o.id_), closer_(o.closer_) {
+        if (id_ >= 0) H5Iinc_ref(id_);
+    }
+    Handle& operator=(const Handle& o) {
+        if (this != &o) {
+            Handle copy(o);
+            *this = std::move(copy);
+        }
+        return *this;
+    }
     Handle(Handle&& o) noexcept : id_(o.id_), closer_(o.closer_) { o.id_ = -1; }
     Handle& operator=(Handle&& o) noexcept;
     ~Handle() { reset(); }

@@ -46,6 +46,7 @@ void Progress::update(double done) {
 void Progress::finish() {
     if (!enabled_ || finished_) return;
     finished_ = true;
+    if (!tty_ && last_reported_fraction_ >= 1.0) return;  // the 100% line is already out
     draw(total_, true);
 }
 

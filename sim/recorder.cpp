@@ -20,6 +20,24 @@ void MemoryRecorder::append(const std::string& stream, double t_s, const double*
 
 void MemoryRecorder::summary(const std::string& name, double value, const std::string&) { summaries_[name] = value; }
 
+void MemoryRecorder::array(const std::string& name, const Eigen::MatrixXd& value, const std::string&) {
+    arrays_[name] = value;
+}
+
+void MemoryRecorder::info(const std::string& name, const std::string& value) { infos_[name] = value; }
+
+const Eigen::MatrixXd& MemoryRecorder::array_value(const std::string& name) const {
+    auto it = arrays_.find(name);
+    if (it == arrays_.end()) throw std::out_of_range("no recorded array '" + name + "'");
+    return it->second;
+}
+
+const std::string& MemoryRecorder::info_value(const std::string& name) const {
+    auto it = infos_.find(name);
+    if (it == infos_.end()) throw std::out_of_range("no recorded info '" + name + "'");
+    return it->second;
+}
+
 const MemoryRecorder::Stream& MemoryRecorder::stream(const std::string& name) const {
     auto it = streams_.find(name);
     if (it == streams_.end()) throw std::out_of_range("no recorded stream '" + name + "'");
@@ -80,6 +98,16 @@ void H5Recorder::append(const std::string& stream, double t_s, const double* row
 void H5Recorder::summary(const std::string& name, double value, const std::string& units) {
     group_.group("summary").write(name, std::vector<double>{value}, {}, units);
 }
+
+void H5Recorder::array(const std::string& name, const Eigen::MatrixXd& value, const std::string& units) {
+    // Row-major on disk, as h5py and numpy expect.
+    std::vector<double> data(static_cast<size_t>(value.size()));
+    for (Eigen::Index r = 0; r < value.rows(); ++r)
+        for (Eigen::Index c = 0; c < value.cols(); ++c) data[r * value.cols() + c] = value(r, c);
+    group_.write(name, data, {static_cast<hsize_t>(value.rows()), static_cast<hsize_t>(value.cols())}, units);
+}
+
+void H5Recorder::info(const std::string& name, const std::string& value) { group_.attr(name, value); }
 
 void H5Recorder::flush() {
     for (auto& [name, s] : streams_) {

@@ -29,6 +29,10 @@ public:
     // `row` holds the columns' values back to back, in declared order.
     virtual void append(const std::string& stream, double t_s, const double* row) = 0;
     virtual void summary(const std::string& name, double value, const std::string& units) = 0;
+    // Fixed data known before or after the run (synapse positions, tables): a 2-D array.
+    virtual void array(const std::string& name, const Eigen::MatrixXd& value, const std::string& units) = 0;
+    // Descriptive text (geometry kind, coupling method), stored as an attribute.
+    virtual void info(const std::string& name, const std::string& value) = 0;
     virtual void flush() {}
 };
 
@@ -37,7 +41,11 @@ public:
     void add_stream(const std::string& stream, const std::vector<Column>& columns) override;
     void append(const std::string& stream, double t_s, const double* row) override;
     void summary(const std::string& name, double value, const std::string& units) override;
+    void array(const std::string& name, const Eigen::MatrixXd& value, const std::string& units) override;
+    void info(const std::string& name, const std::string& value) override;
 
+    const Eigen::MatrixXd& array_value(const std::string& name) const;
+    const std::string& info_value(const std::string& name) const;
     bool has_stream(const std::string& stream) const { return streams_.count(stream) > 0; }
     const std::vector<double>& times(const std::string& stream) const;
     // rows x size matrix of one column.
@@ -55,16 +63,21 @@ private:
     const Stream& stream(const std::string& name) const;
     std::map<std::string, Stream> streams_;
     std::map<std::string, double> summaries_;
+    std::map<std::string, Eigen::MatrixXd> arrays_;
+    std::map<std::string, std::string> infos_;
 };
 
 // Writes streams as <group>/<stream>/time and <group>/<stream>/<column> ([rows] or [rows, size]),
-// summaries as datasets of <group>/summary, each with a "units" attribute.
+// summaries as scalar datasets of <group>/summary and arrays as datasets of <group>, each with a
+// "units" attribute; info as string attributes of <group>.
 class H5Recorder : public Recorder {
 public:
     explicit H5Recorder(h5::Group group, const h5::File* file_to_flush = nullptr);
     void add_stream(const std::string& stream, const std::vector<Column>& columns) override;
     void append(const std::string& stream, double t_s, const double* row) override;
     void summary(const std::string& name, double value, const std::string& units) override;
+    void array(const std::string& name, const Eigen::MatrixXd& value, const std::string& units) override;
+    void info(const std::string& name, const std::string& value) override;
     void flush() override;
 
 private:

@@ -1,0 +1,22 @@
+#pragma once
+// `rmaat simulate`: runs the models a config names and writes one run file.
+//
+// Config layout: [run] models = ["network", "calcium"] (default: the models whose tables are present,
+// both when neither is), seed; then one table per model ([network], [calcium]). Everything is read
+// and checked before any simulation starts, so a typo fails in milliseconds, not after an hour.
+#include <string>
+
+#include "core/config.hpp"
+
+namespace rmaat::sim {
+
+// The built-in demo config (examples/demo.toml, compiled in).
+const char* demo_config_text();
+
+// Reads, validates, simulates, writes `out_path` (via "<out_path>.partial", renamed at the end).
+// On an integration error the run file keeps what was recorded, is marked status = "failed: ..." and
+// committed under its final name, and the error is rethrown.
+void simulate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path,
+                      bool show_progress);
+
+}  // namespace rmaat::sim
