@@ -4,6 +4,7 @@
 #include <Eigen/SparseCore>
 #include <unsupported/Eigen/FFT>
 
+#include <algorithm>
 #include <cmath>
 #include <complex>
 #include <random>
@@ -43,7 +44,7 @@ class FftKernel : public KernelOperator {
 public:
     FftKernel(const Geometry& g, double lambda)
         : rows_(g.lattice_rows()), cols_(g.lattice_cols()), p1_(rows_ == 1 ? 1 : next_pow2(2 * rows_ - 1)),
-          p2_(next_pow2(2 * cols_ - 1)), spectrum_(p1_ * p2_), work_(p1_ * p2_), line_(std::max(p1_, p2_)),
+          p2_(next_pow2(std::max(2L, 2 * cols_ - 1))), spectrum_(p1_ * p2_), work_(p1_ * p2_), line_(std::max(p1_, p2_)),
           line_out_(std::max(p1_, p2_)) {
         std::vector<std::complex<double>> kern(p1_ * p2_, 0.0);
         for (long a = 0; a < p1_; ++a) {
