@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
     rmaat::set_command_line(argc, argv);
     CLI::App app{"rmaat: neuron-astrocyte simulation -> RMAAT macro model -> long-context transformer"};
     app.require_subcommand(1);
+    app.fallthrough();  // global flags also work after the subcommand
     app.set_version_flag("--version", std::string("rmaat ") + rmaat::kVersion + " (" + rmaat::kGitCommit + ")");
     bool quiet = false, verbose = false, no_progress = false;
     app.add_flag("-q,--quiet", quiet, "Only print errors");

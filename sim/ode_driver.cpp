@@ -26,8 +26,22 @@ void check_finite(const State& y, double t, const StateNamer& namer) {
 
 namespace {
 
-void check_step(double t_prev, double t_now, const IntegratorOptions& opt, const State& y, const StateNamer& namer) {
-    check_finite(y, t_now, namer);
+// `before` is the state at t_prev: when y is not finite, the largest component there names the
+// variable that ran away (NaN spreads to every component within one step).
+void check_step(double t_prev, double t_now, const IntegratorOptions& opt, const State& y, const State& before,
+                const StateNamer& namer) {
+    if (!y.allFinite()) {
+        try {
+            check_finite(y, t_now, namer);
+        } catch (const IntegrationError& e) {
+            Eigen::Index k = 0;
+            const double big = before.cwiseAbs().maxCoeff(&k);
+            const std::string name = namer ? namer(k) : fmt::format("y[{}]", k);
+            throw IntegrationError(fmt::format("{} (largest at t = {:.9g} s, the step before: {} = {:.6g})", e.what(),
+                                               t_prev, name, before[k] >= 0 ? big : -big),
+                                   e.time_s, e.variable);
+        }
+    }
     if (t_now - t_prev < opt.dt_min_s * std::max(1.0, std::abs(t_now))) {
         // Name the component that changes fastest: that is where the stiffness or blow-up sits.
         throw IntegrationError(
@@ -50,7 +64,7 @@ SegmentResult integrate_dopri5(const Rhs& rhs, State& y, double t0, double t1, c
     while (dense.current_time() < t1) {
         const auto [ta, tb] = dense.do_step(sys);
         ++steps;
-        check_step(ta, tb, opt, dense.current_state(), namer);
+        check_step(ta, tb, opt, dense.current_state(), dense.previous_state(), namer);
         if (observer) {
             if (auto stop = observer(ta, std::min(tb, t1), at)) {
                 dense.calc_state(*stop, y);
