@@ -249,7 +249,7 @@ AppendableDataset Group::appendable(const std::string& name, const std::vector<h
 }
 
 Array Group::read(const std::string& name) const {
-    if (!has(name)) throw Error(fmt::format("HDF5: no dataset {}/{}", path_, name));
+    if (!has(name)) throw Error(fmt::format("HDF5: no dataset {}{}{}", path_, path_ == "/" ? "" : "/", name));
     Handle d(check(H5Dopen2(h_.get(), name.c_str(), H5P_DEFAULT), "open dataset " + name), H5Dclose);
     Handle space(check(H5Dget_space(d.get()), "space"), H5Sclose);
     const int rank = H5Sget_simple_extent_ndims(space.get());

@@ -43,11 +43,16 @@ void check_step(double t_prev, double t_now, const IntegratorOptions& opt, const
         }
     }
     if (t_now - t_prev < opt.dt_min_s * std::max(1.0, std::abs(t_now))) {
-        // Name the component that changes fastest: that is where the stiffness or blow-up sits.
+        // Name the component that changes fastest relative to its tolerance: that is where the
+        // stiffness or the blow-up sits.
+        Eigen::Index k = 0;
+        ((y - before).cwiseAbs().array() / (opt.abs_tol + opt.rel_tol * y.cwiseAbs().array())).maxCoeff(&k);
+        const std::string name = namer ? namer(k) : fmt::format("y[{}]", k);
         throw IntegrationError(
-            fmt::format("integration stalled at t = {:.9g} s: step {:.3g} s below the minimum {:.3g} s", t_now,
-                        t_now - t_prev, opt.dt_min_s),
-            t_now, "");
+            fmt::format("integration stalled at t = {:.9g} s: step {:.3g} s below the minimum {:.3g} s; fastest "
+                        "changing variable {} = {:.6g}",
+                        t_now, t_now - t_prev, opt.dt_min_s, name, y[k]),
+            t_now, name);
     }
 }
 
