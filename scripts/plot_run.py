@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Draw the figures of an rmaat run file (HDF5) as PNG files.
+
+Usage: plot_run.py RUN.h5 [-o OUTDIR]
+
+Figures, when the run holds the data:
+  network_traces.png   mean s, ps, pl and the postsynaptic rates x over time
+  network_ltp.png      the LTP curve p(t) (mean pl at every cycle end) with a saturating-exponential fit
+  network_stp.png      STP response ps at the end of the first on phase over the synapse positions
+  calcium_traces.png   Ca, IP3, h, glutamate and gliotransmitter, with spike and release times
+
+Needs only h5py, numpy and matplotlib (Debian: python3-h5py python3-matplotlib).
+"""
+import argparse
+import os
+import sys
+
+import h5py
+import numpy as np
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def fit_saturating(t, p):
+    """Least-squares fit of p_sat * (1 - exp(-t / tau)) by a scan over tau (closed form in p_sat)."""
+    best = None
+    for tau in np.geomspace(0.1, 1e4, 4000):
+        basis = 1.0 - np.exp(-t / tau)
+        p_sat = basis @ p / (basis @ basis)
+        err = np.sum((p - p_sat * basis) ** 2)
+        if best is None or err < best[0]:
+            best = (err, p_sat, tau)
+    return best[1], best[2]
+
+
+def status_note(f):
+    status = f.attrs.get("status", b"")
+    status = status.decode() if isinstance(status, bytes) else str(status)
+    return "" if status in ("complete", "") else f" [{status[:60]}]"
+
+
+def plot_network(f, g, out, note):
+    made = []
+    tr = g["trace"]
+    t = tr["time"][:]
+    fig, axes = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    for name, label in (("s_mean", "synapse s"), ("ps_mean", "STP ps"), ("pl_mean", "LTP pl")):
+        axes[0].plot(t, tr[name][:], label=f"mean {label}")
+    axes[0].set_ylabel("activity (1)")
+    axes[0].legend(loc="upper right")
+    axes[0].set_title("network model" + note)
+    x = tr["x"][:]
+    for j in range(min(x.shape[1], 8)):
+        axes[1].plot(t, x[:, j], lw=0.8, label=f"x[{j}]")
+    axes[1].set_xlabel("time (s)")
+    axes[1].set_ylabel("postsynaptic rate x (1)")
+    if x.shape[1] <= 8:
+        axes[1].legend(loc="upper right", fontsize=7)
+    fig.tight_layout()
+    path = os.path.join(out, "network_traces.png")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    made.append(path)
+
+    p = g["ltp"]["pl_mean"][:]
+    cycles = np.arange(len(p))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(cycles, p, "o", ms=3, label="p(t): mean pl at cycle end")
+    if len(p) > 3 and np.ptp(p) > 0:
+        p_sat, tau = fit_saturating(cycles[1:].astype(float), p[1:] - p[0])
+        tt = np.linspace(0, cycles[-1], 400)
+        ax.plot(tt, p[0] + p_sat * (1 - np.exp(-tt / tau)), "-",
+                label=f"fit p_sat(1-exp(-t/tau)): p_sat={p_sat:.3f}, tau={tau:.1f} cycles")
+    ax.set_xlabel("cycle t")
+    ax.set_ylabel("LTP p(t) (1)")
+    ax.set_title("LTP curve" + note)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = os.path.join(out, "network_ltp.png")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    made.append(path)
+
+    if "stp" in g and g["stp"]["ps"].shape[0] > 0 and "positions" in g:
+        ps = g["stp"]["ps"][0, :]
+        pos = g["positions"][:]
+        fig, ax = plt.subplots(figsize=(5, 4))
+        sc = ax.scatter(pos[:, 1], pos[:, 0], c=ps, s=max(4, 4000 / len(ps)), cmap="viridis", marker="s")
+        fig.colorbar(sc, ax=ax, label="ps at end of first on phase (1)")
+        ax.set_xlabel("position (um)")
+        ax.set_ylabel("position (um)")
+        ax.set_title("STP response" + note)
+        ax.set_aspect("equal", adjustable="datalim")
+        fig.tight_layout()
+        path = os.path.join(out, "network_stp.png")
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        made.append(path)
+    return made
+
+
+def plot_calcium(f, g, out, note):
+    tr = g["trace"]
+    t = tr["time"][:]
+    fig, axes = plt.subplots(4, 1, figsize=(9, 9), sharex=True)
+    axes[0].plot(t, tr["C"][:], color="tab:red", lw=0.8)
+    axes[0].set_ylabel("Ca (uM)")
+    if "summary" in g and "mean_ca" in g["summary"]:
+        m = float(g["summary"]["mean_ca"][()])
+        axes[0].axhline(m, color="k", ls="--", lw=0.8, label=f"steady mean {m:.4f} uM")
+        axes[0].legend(loc="upper right", fontsize=8)
+    rel = g["releases"]["time"][:] if "releases" in g else np.array([])
+    for r in rel:
+        axes[0].axvline(r, color="tab:purple", lw=0.5, alpha=0.5)
+    axes[0].set_title("calcium model (purple: gliotransmitter releases)" + note)
+    axes[1].plot(t, tr["I"][:], lw=0.8, label="IP3 I")
+    axes[1].plot(t, tr["h"][:], lw=0.8, label="h")
+    axes[1].set_ylabel("uM / 1")
+    axes[1].legend(loc="upper right", fontsize=8)
+    axes[2].plot(t, tr["Y_S"][:], lw=0.6, label="glutamate Y_S")
+    axes[2].set_ylabel("Y_S (uM)")
+    ax2 = axes[2].twinx()
+    ax2.plot(t, tr["G_A"][:], color="tab:green", lw=0.6)
+    ax2.set_ylabel("G_A (uM)", color="tab:green")
+    for name in ("x_S", "u_S", "Gamma_S", "Gamma_A", "x_A"):
+        axes[3].plot(t, tr[name][:], lw=0.8, label=name)
+    axes[3].set_ylabel("fraction (1)")
+    axes[3].set_xlabel("time (s)")
+    axes[3].legend(loc="upper right", fontsize=7, ncol=5)
+    fig.tight_layout()
+    path = os.path.join(out, "calcium_traces.png")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return [path]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("run", help="run file (HDF5) written by rmaat")
+    ap.add_argument("-o", "--out", default=None, help="output directory (default: next to the run file)")
+    args = ap.parse_args(argv)
+    out = args.out or os.path.splitext(args.run)[0] + "_plots"
+    os.makedirs(out, exist_ok=True)
+    try:
+        f = h5py.File(args.run, "r")
+    except OSError as e:
+        sys.exit(f"plot_run: cannot open {args.run}: {e}")
+    made = []
+    with f:
+        note = status_note(f)
+        if "sim/network" in f:
+            made += plot_network(f, f["sim/network"], out, note)
+        if "sim/calcium" in f:
+            made += plot_calcium(f, f["sim/calcium"], out, note)
+    if not made:
+        sys.exit(f"plot_run: {args.run} holds no simulation to plot")
+    for p in made:
+        print(p)
+
+
+if __name__ == "__main__":
+    main()
