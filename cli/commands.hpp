@@ -7,6 +7,7 @@ namespace rmaat::cli {
 void add_simulate(CLI::App& app);
 void add_pipeline(CLI::App& app);
 void add_inspect(CLI::App& app);
+void add_bench(CLI::App& app);
 
 // Shared by simulate and pipeline: config (file or built-in demo) -> run file.
 void run_simulation(const std::string& config_path, bool demo, const std::string& out_path, bool force);

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     rmaat::cli::add_simulate(app);
     rmaat::cli::add_pipeline(app);
     rmaat::cli::add_inspect(app);
+    rmaat::cli::add_bench(app);
     app.parse_complete_callback([&] {
         rmaat::log::set_level(quiet ? rmaat::log::Level::error
                                     : verbose ? rmaat::log::Level::debug : rmaat::log::Level::info);

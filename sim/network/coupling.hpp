@@ -54,7 +54,7 @@ public:
     double w_T() const { return w_T_; }
     const char* path_name() const;
     const char* method() const { return method_; }  // "dense", "fft", "sparse"
-    // max over test vectors of |T_fast v - T_dense v|_inf / |T_dense v|_inf; 0 for the dense path;
+    // max over test vectors of |K_fast v - K_dense v|_inf / |K_dense v|_inf; 0 for the dense path;
     // NaN when not measured (network too large for the dense check).
     double measured_rel_error() const { return measured_error_; }
     // A priori bound of the fast path relative to |T v|_inf where one exists (sparse cut-off); NaN else.
