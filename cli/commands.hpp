@@ -10,6 +10,7 @@ void add_inspect(CLI::App& app);
 void add_bench(CLI::App& app);
 
 // Shared by simulate and pipeline: config (file or built-in demo) -> run file.
-void run_simulation(const std::string& config_path, bool demo, const std::string& out_path, bool force);
+void run_simulation(const std::string& config_path, bool demo, const std::string& out_path, bool force,
+                    bool check_only = false);
 
 }  // namespace rmaat::cli

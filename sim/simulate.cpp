@@ -16,7 +16,7 @@ namespace rmaat::sim {
 const char* demo_config_text() { return kDemoConfigToml; }
 
 void simulate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path,
-                      bool show_progress) {
+                      bool show_progress, bool check_only) {
     const ConfigSection root = cfg.root();
     const ConfigSection run = root.section("run");
     std::vector<std::string> present;
@@ -37,6 +37,7 @@ void simulate_to_file(const Config& cfg, const std::string& config_dir, const st
     if (want_network) net = read_network_config(root.section("network"), config_dir);
     if (want_calcium) ca = read_calcium_config(root.section("calcium"));
     cfg.check_all_used();
+    if (check_only) return;
 
     h5::File file = h5::File::create(out_path);
     const h5::Group top = file.root();

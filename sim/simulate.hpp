@@ -16,7 +16,8 @@ const char* demo_config_text();
 // Reads, validates, simulates, writes `out_path` (via "<out_path>.partial", renamed at the end).
 // On an integration error the run file keeps what was recorded, is marked status = "failed: ..." and
 // committed under its final name, and the error is rethrown.
+// With check_only, stops after reading and validating (nothing is written).
 void simulate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path,
-                      bool show_progress);
+                      bool show_progress, bool check_only = false);
 
 }  // namespace rmaat::sim

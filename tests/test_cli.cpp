@@ -162,3 +162,27 @@ K_gain = 50.0
     CHECK(trace.read("time").dims[0] > 10);  // what was recorded before the blow-up
     CHECK(trace.read("x").dims[0] == trace.read("time").dims[0]);
 }
+
+TEST_CASE("every example config and the built-in demo are valid", "[cli]") {
+    for (const char* name : {"demo.toml", "network_grid.toml", "network_focal_line.toml", "network_coords.toml",
+                             "calcium_1hz.toml"}) {
+        const Result r = run(std::string("simulate --check ") + RMAAT_SOURCE_DIR + "/examples/" + name);
+        INFO(name << ": " << r.output);
+        CHECK(r.code == 0);
+        CHECK_THAT(r.output, ContainsSubstring("config is valid"));
+    }
+    CHECK(run("simulate --check --demo").code == 0);
+}
+
+TEST_CASE("a coordinate-file geometry runs on the sparse fast path", "[cli]") {
+    const std::string out = dir + "/coords.h5";
+    const Result r = run(std::string("simulate ") + RMAAT_SOURCE_DIR + "/examples/network_coords.toml -o " + out +
+                         " --force --no-progress");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    rmaat::h5::File f = rmaat::h5::File::open_read(out);
+    const auto g = f.root().open_group("sim/network");
+    CHECK(g.attr_string("coupling_method") == "sparse");
+    CHECK(g.read("positions").data[1 * 2 + 1] == 1.1);  // second synapse, y
+    CHECK(g.open_group("summary").read("coupling_measured_rel_error").data[0] < 1e-5);
+}
