@@ -85,9 +85,14 @@ Geometry Geometry::from_file(const std::string& path, long n_pre, long n_post, d
 }
 
 Geometry Geometry::from_config(const ConfigSection& s, long n_pre, long n_post, const std::string& config_dir) {
-    const std::string kind = s.get_string("kind", "grid", {"grid", "line", "file"});
-    const double dx = s.get_double("dx_um", 1.0, Range::positive());
-    const std::string file = s.get_string("file", "");
+    return from_config(s, n_pre, n_post, config_dir, grid(1, 1, 1.0));
+}
+
+Geometry Geometry::from_config(const ConfigSection& s, long n_pre, long n_post, const std::string& config_dir,
+                               const Geometry& d) {
+    const std::string kind = s.get_string("kind", name(d.kind), {"grid", "line", "file"});
+    const double dx = s.get_double("dx_um", d.dx_um, Range::positive());
+    const std::string file = s.get_string("file", d.source);
     if (kind == "grid") return grid(n_pre, n_post, dx);
     if (kind == "line") return line(n_pre, n_post, dx);
     if (file.empty()) throw s.error("file", "geometry kind \"file\" needs a coordinate file");

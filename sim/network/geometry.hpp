@@ -32,8 +32,11 @@ struct Geometry {
     static Geometry line(long n_pre, long n_post, double dx_um);
     // Errors (std::runtime_error) name the file, the line and the reason.
     static Geometry from_file(const std::string& path, long n_pre, long n_post, double dx_um);
-    // Reads [network.geometry]: kind, dx_um, file (relative paths are taken from config_dir).
+    // Reads [network.geometry]: kind, dx_um, file (relative paths are taken from config_dir);
+    // absent keys take the kind and spacing of `defaults`.
     static Geometry from_config(const ConfigSection& s, long n_pre, long n_post, const std::string& config_dir);
+    static Geometry from_config(const ConfigSection& s, long n_pre, long n_post, const std::string& config_dir,
+                                const Geometry& defaults);
     static const char* name(Kind k);
 };
 

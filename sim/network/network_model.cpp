@@ -66,25 +66,28 @@ std::string NetworkModel::name_of(Eigen::Index k) const {
     return fmt::format("{}[{},{}]", names[which], syn / nq, syn % nq);
 }
 
-NetworkRunConfig read_network_config(const ConfigSection& net, const std::string& config_dir) {
+NetworkRunConfig read_network_config(const ConfigSection& net, const std::string& config_dir,
+                                     const NetworkRunConfig& d) {
     NetworkRunConfig c;
-    const long n_pre = net.get_int("n_pre", 3, Range::closed(1, 1024));
-    const long n_post = net.get_int("n_post", 3, Range::closed(1, 1024));
-    c.cycles = net.get_int("cycles", 64, Range::closed(1, 100000));
-    c.record_dt_s = net.get_double("record_dt_s", 0.05, Range::positive());
+    const long n_pre = net.get_int("n_pre", d.geometry.n_pre, Range::closed(1, 1024));
+    const long n_post = net.get_int("n_post", d.geometry.n_post, Range::closed(1, 1024));
+    c.cycles = net.get_int("cycles", d.cycles, Range::closed(1, 100000));
+    c.record_dt_s = net.get_double("record_dt_s", d.record_dt_s, Range::positive());
     c.record_full = net.get_bool("record_full", n_pre * n_post <= 256);
-    c.params = NetworkParams::from_config(net.section("params"), net.section("nonlinearity"));
-    c.geometry = Geometry::from_config(net.section("geometry"), n_pre, n_post, config_dir);
+    c.params = NetworkParams::from_config(net.section("params"), net.section("nonlinearity"), d.params);
+    c.geometry = Geometry::from_config(net.section("geometry"), n_pre, n_post, config_dir, d.geometry);
     const ConfigSection cs = net.section("coupling");
-    c.coupling.path = cs.get_string("path", "fast", {"fast", "dense"}) == "dense" ? CouplingOptions::Path::dense
-                                                                                  : CouplingOptions::Path::fast;
-    c.coupling.sparse_cutoff = cs.get_double("sparse_cutoff", c.coupling.sparse_cutoff, Range{0.0, 1.0, false, true});
-    c.coupling.check_max_synapses = cs.get_int("check_max_synapses", c.coupling.check_max_synapses, Range::non_negative());
+    c.coupling.path = cs.get_string("path", d.coupling.path == CouplingOptions::Path::dense ? "dense" : "fast",
+                                    {"fast", "dense"}) == "dense"
+                          ? CouplingOptions::Path::dense
+                          : CouplingOptions::Path::fast;
+    c.coupling.sparse_cutoff = cs.get_double("sparse_cutoff", d.coupling.sparse_cutoff, Range{0.0, 1.0, false, true});
+    c.coupling.check_max_synapses = cs.get_int("check_max_synapses", d.coupling.check_max_synapses, Range::non_negative());
     if (c.coupling.path == CouplingOptions::Path::dense && n_pre * n_post > 16384)
         throw cs.error("path", fmt::format("dense coupling of {} synapses needs {:.1f} GB; use \"fast\"", n_pre * n_post,
                                            8.0 * double(n_pre * n_post) * double(n_pre * n_post) / 1e9));
-    c.protocol = Protocol::from_config(net.section("protocol"), n_pre, n_post);
-    c.integrator = read_integrator_options(net.section("integrator"));
+    c.protocol = Protocol::from_config(net.section("protocol"), n_pre, n_post, d.protocol);
+    c.integrator = read_integrator_options(net.section("integrator"), d.integrator);
     return c;
 }
 

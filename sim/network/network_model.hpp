@@ -67,8 +67,10 @@ struct NetworkRunConfig {
 };
 
 // Reads the [network] table (n_pre, n_post, cycles, record_dt_s, record_full and the subtables
-// params, nonlinearity, geometry, coupling, protocol, integrator).
-NetworkRunConfig read_network_config(const ConfigSection& network, const std::string& config_dir = "");
+// params, nonlinearity, geometry, coupling, protocol, integrator). Keys that are absent take their
+// value from `defaults` (the calibration experiments use other defaults than a plain simulation).
+NetworkRunConfig read_network_config(const ConfigSection& network, const std::string& config_dir = "",
+                                     const NetworkRunConfig& defaults = NetworkRunConfig{});
 
 struct NetworkSummary {
     std::vector<double> ltp;  // p(t): mean pl at the end of cycle t, t = 0..cycles (p(0) = start)

@@ -43,7 +43,11 @@ const char* Activation::name(Shape s) {
 }
 
 NetworkParams NetworkParams::from_config(const ConfigSection& p, const ConfigSection& nl) {
-    NetworkParams d, r;
+    return from_config(p, nl, NetworkParams{});
+}
+
+NetworkParams NetworkParams::from_config(const ConfigSection& p, const ConfigSection& nl, const NetworkParams& d) {
+    NetworkParams r;
     const Range pos = Range::positive(), nonneg = Range::non_negative();
     r.tau_n = p.get_double("tau_n", d.tau_n, pos);
     r.tau_s = p.get_double("tau_s", d.tau_s, pos);
@@ -57,15 +61,15 @@ NetworkParams NetworkParams::from_config(const ConfigSection& p, const ConfigSec
     r.lambda_dx = p.get_double("lambda_dx", d.lambda_dx, pos);
     r.b = p.get_double("b", d.b);
     const std::vector<std::string> shapes{"tanh", "sigmoid", "relu"};
-    auto act = [&](const char* name, Activation& a) {
-        a.shape = Activation::parse(nl.get_string(name, "tanh", shapes));
-        a.gain = nl.get_double(std::string(name) + "_gain", 1.0, pos);
+    auto act = [&](const char* name, Activation& a, const Activation& def) {
+        a.shape = Activation::parse(nl.get_string(name, Activation::name(def.shape), shapes));
+        a.gain = nl.get_double(std::string(name) + "_gain", def.gain, pos);
     };
-    act("F", r.F);
-    act("G", r.G);
-    act("Psi", r.Psi);
-    act("K", r.K);
-    act("K_l", r.K_l);
+    act("F", r.F, d.F);
+    act("G", r.G, d.G);
+    act("Psi", r.Psi, d.Psi);
+    act("K", r.K, d.K);
+    act("K_l", r.K_l, d.K_l);
     return r;
 }
 

@@ -39,6 +39,8 @@ struct NetworkParams {
 
     // Reads [network.params] and [network.nonlinearity]; validates ranges.
     static NetworkParams from_config(const ConfigSection& params, const ConfigSection& nonlinearity);
+    static NetworkParams from_config(const ConfigSection& params, const ConfigSection& nonlinearity,
+                                     const NetworkParams& defaults);
     // Linear loop gain that gamma_s must exceed for STP to decay between cycles (SPEC 3.1).
     double stp_loop_gain() const;
 };

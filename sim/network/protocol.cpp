@@ -11,20 +11,26 @@
 namespace rmaat::sim {
 
 Protocol Protocol::from_config(const ConfigSection& s, long n_pre, long n_post) {
-    Protocol d, p;
-    const std::string kind = s.get_string("kind", "fixed", {"fixed", "random", "focal"});
+    return from_config(s, n_pre, n_post, Protocol{});
+}
+
+Protocol Protocol::from_config(const ConfigSection& s, long n_pre, long n_post, const Protocol& d) {
+    Protocol p;
+    const std::string kind = s.get_string("kind", name(d.kind), {"fixed", "random", "focal"});
     p.kind = kind == "fixed" ? Kind::fixed : kind == "random" ? Kind::random : Kind::focal;
     p.t_on_s = s.get_double("t_on_s", d.t_on_s, Range::positive());
     p.t_off_s = s.get_double("t_off_s", d.t_off_s, Range::non_negative());
     p.amplitude = s.get_double("amplitude", d.amplitude);
-    for (double v : s.get_double_array("neurons", {}, Range::closed(0, double(n_pre - 1)))) {
+    std::vector<double> neurons_default(d.neurons.begin(), d.neurons.end());
+    for (double v : s.get_double_array("neurons", neurons_default, Range::closed(0, double(n_pre - 1)))) {
         if (v != std::floor(v)) throw s.error("neurons", fmt::format("{} is not a neuron index", v));
         p.neurons.push_back(static_cast<long>(v));
     }
     p.fraction = s.get_double("fraction", d.fraction, Range{0.0, 1.0, true, false});
-    p.seed = static_cast<std::uint64_t>(s.get_int("seed", 1, Range::non_negative()));
-    p.focal_pre = s.get_int("focal_pre", n_pre / 2, Range::closed(0, double(n_pre - 1)));
-    p.focal_post = s.get_int("focal_post", n_post / 2, Range::closed(0, double(n_post - 1)));
+    p.seed = static_cast<std::uint64_t>(s.get_int("seed", static_cast<std::int64_t>(d.seed), Range::non_negative()));
+    p.focal_pre = s.get_int("focal_pre", d.focal_pre >= 0 ? d.focal_pre : n_pre / 2, Range::closed(0, double(n_pre - 1)));
+    p.focal_post =
+        s.get_int("focal_post", d.focal_post >= 0 ? d.focal_post : n_post / 2, Range::closed(0, double(n_post - 1)));
     return p;
 }
 

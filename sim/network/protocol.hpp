@@ -31,6 +31,7 @@ struct Protocol {
 
     double cycle_s() const { return t_on_s + t_off_s; }
     static Protocol from_config(const ConfigSection& s, long n_pre, long n_post);
+    static Protocol from_config(const ConfigSection& s, long n_pre, long n_post, const Protocol& defaults);
     static const char* name(Kind k);
 };
 
