@@ -35,6 +35,7 @@ struct ConfigSection::State {
     toml::table resolved;
     std::set<std::string> used_keys;      // dotted paths of values asked for
     std::set<std::string> used_sections;  // dotted paths of tables opened
+    std::set<std::string> ignored_sections;  // top-level tables another stage reads
 };
 
 namespace {
@@ -257,6 +258,8 @@ ConfigSection Config::root() const { return ConfigSection(state_, ""); }
 
 const std::string& Config::source_name() const { return state_->source; }
 
+void Config::ignore_section(const std::string& name) const { state_->ignored_sections.insert(name); }
+
 void Config::check_all_used() const {
     const auto& st = *state_;
     std::string first_error;
@@ -287,6 +290,7 @@ void Config::check_all_used() const {
             const std::string full = prefix.empty() ? name : prefix + "." + name;
             const int line = static_cast<int>(node.source().begin.line);
             if (node.is_table()) {
+                if (st.ignored_sections.count(full)) continue;
                 if (!st.used_sections.count(full))
                     consider(line, fmt::format("{}:{}: unknown section [{}]", st.source, line, full));
                 else

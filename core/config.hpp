@@ -80,6 +80,9 @@ public:
 
     // Errors on the first key (in file order) that no getter asked for, with the line and a hint.
     void check_all_used() const;
+    // Marks a top-level table as belonging to another stage (e.g. [calibration] while simulating), so
+    // check_all_used() leaves it alone; that stage checks it.
+    void ignore_section(const std::string& name) const;
 
     // The config with every value that was read or defaulted, as TOML text.
     std::string resolved_text() const;

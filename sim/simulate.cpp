@@ -36,6 +36,7 @@ void simulate_to_file(const Config& cfg, const std::string& config_dir, const st
     std::optional<CalciumRunConfig> ca;
     if (want_network) net = read_network_config(root.section("network"), config_dir);
     if (want_calcium) ca = read_calcium_config(root.section("calcium"));
+    cfg.ignore_section("calibration");  // the next stage of `rmaat pipeline`
     cfg.check_all_used();
     if (check_only) return;
 

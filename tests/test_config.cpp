@@ -65,3 +65,11 @@ TEST_CASE("unknown keys and sections are errors, with a hint", "[config][errors]
         CHECK_THROWS_WITH(c.section("net").get_double("tau", 0), ContainsSubstring("expected a number, got a table"));
     }
 }
+
+TEST_CASE("a table of another stage can be left to that stage", "[config]") {
+    const Config c = Config::from_string("[sim]\na = 1\n[calibration]\nanything = 2\n[calibraton]\nb = 3\n", "s.toml");
+    c.section("sim").get_double("a", 0);
+    c.ignore_section("calibration");
+    // The misspelt table is still caught.
+    CHECK_THROWS_WITH(c.check_all_used(), ContainsSubstring("s.toml:5: unknown section [calibraton]"));
+}

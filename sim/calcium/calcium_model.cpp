@@ -348,6 +348,10 @@ CalciumSummary run_calcium(const CalciumRunConfig& cfg, Recorder& rec, bool show
     rec.summary("window_end", sum.window_end_s, "s");
     rec.summary("n_spikes", static_cast<double>(n_spikes), "1");
     rec.summary("n_releases", static_cast<double>(n_releases), "1");
+    // The effective input rate (0 for the rest state), so calibration can read a sweep back from run files.
+    const bool spiking = cfg.protocol.spikes != "none" && cfg.protocol.rate_hz > 0;
+    rec.summary("rate_hz", spiking ? cfg.protocol.rate_hz : 0.0, "Hz");
+    rec.info("spikes", cfg.protocol.spikes);
     rec.flush();
     return sum;
 }
