@@ -5,6 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "core/config.hpp"
+#include "macro_model/fit.hpp"
 #include "core/h5_store.hpp"
 #include "core/log.hpp"
 #include "core/progress.hpp"
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
     app.add_flag("-v,--verbose", verbose, "Print debug messages");
     app.add_flag("--no-progress", no_progress, "Do not draw progress bars");
     rmaat::cli::add_simulate(app);
+    rmaat::cli::add_calibrate(app);
     rmaat::cli::add_pipeline(app);
     rmaat::cli::add_inspect(app);
     rmaat::cli::add_bench(app);
@@ -47,6 +49,9 @@ int main(int argc, char** argv) {
     } catch (const rmaat::ConfigError& e) {
         rmaat::log::error("{}", e.what());
         return 2;
+    } catch (const rmaat::macro::FitError& e) {
+        rmaat::log::error("calibration failed: {}", e.what());
+        return 1;
     } catch (const rmaat::h5::Error& e) {
         rmaat::log::error("{}", e.what());
         return 2;

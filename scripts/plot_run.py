@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Draw the figures of an rmaat run file (HDF5) as PNG files.
 
-Usage: plot_run.py RUN.h5 [-o OUTDIR]
+Usage: plot_run.py RUN.h5 [-o OUTDIR]   (a simulation run file or a calibration file)
 
 Figures, when the run holds the data:
   network_traces.png   mean s, ps, pl and the postsynaptic rates x over time
   network_ltp.png      the LTP curve p(t) (mean pl at every cycle end) with a saturating-exponential fit
   network_stp.png      STP response ps at the end of the first on phase over the synapse positions
   calcium_traces.png   Ca, IP3, h, glutamate and gliotransmitter, with spike and release times
+  calibration_ltp.png  (calibration files) the LTP curve with every fitted model
+  calibration_rf.png   retention factors RF(t, T) as curves for several T
+  calibration_decay.png  spatial STP response vs distance with the exponential fit
+  calibration_alpha.png  steady Ca(f) - Ca_rest vs rate with the power-law fit
 
 Needs only h5py, numpy and matplotlib (Debian: python3-h5py python3-matplotlib).
 """
@@ -137,6 +141,99 @@ def plot_calcium(f, g, out, note):
     return [path]
 
 
+def fit_params(g):
+    names = g.attrs["names"]
+    names = names.decode() if isinstance(names, bytes) else str(names)
+    return dict(zip(names.split(","), g["params"][:]))
+
+
+def ltp_model(model, q, t):
+    if model == "exp1":
+        return q["p_sat"] * (1 - np.exp(-t / q["tau"]))
+    if model == "exp2":
+        return q["a1"] * (1 - np.exp(-t / q["tau1"])) + q["a2"] * (1 - np.exp(-t / q["tau2"]))
+    if model == "hill":
+        th = np.power(np.maximum(t, 0), q["h"])
+        return q["p_sat"] * th / (th + q["t_half"] ** q["h"])
+    return np.full_like(t, np.nan)
+
+
+def attr(g, name):
+    v = g.attrs[name]
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def plot_calibration(f, g, out):
+    made = []
+    p = g["ltp/p"][:]
+    t = np.arange(len(p), dtype=float)
+    best = attr(g["ltp"], "best_model")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(t, p, "o", ms=3, color="k", label="p(t) from the network model")
+    tt = np.linspace(0, t[-1], 400)
+    for model in g["ltp/fits"]:
+        fg = g["ltp/fits"][model]
+        try:
+            y = p[0] + ltp_model(model, fit_params(fg), tt)
+        except KeyError:
+            continue
+        ax.plot(tt, y, lw=2 if model == best else 1,
+                label=f"{model}: AIC {fg.attrs['aic']:.1f}, R^2 {fg.attrs['r2']:.5f}" + (" (chosen)" if model == best else ""))
+    ax.set_xlabel("cycle t")
+    ax.set_ylabel("LTP p(t) (1)")
+    ax.set_title("LTP curve and its fits")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    made.append(os.path.join(out, "calibration_ltp.png"))
+    fig.savefig(made[-1], dpi=120)
+    plt.close(fig)
+
+    rf = g["rf"][:]
+    T_max = rf.shape[0]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for T in [T for T in (2, 4, 8, 16, 32, 64, 128) if T <= T_max]:
+        ax.plot(np.arange(1, T + 1), rf[T - 1, :T], "o-", ms=2, label=f"T = {T}")
+    ax.set_xlabel("segment t")
+    ax.set_ylabel("RF(t, T)")
+    ax.set_title(f"retention factors ({attr(g, 'rf_source')})")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    made.append(os.path.join(out, "calibration_rf.png"))
+    fig.savefig(made[-1], dpi=120)
+    plt.close(fig)
+
+    d, y = g["spatial/distance"][:], g["spatial/response"][:]
+    q = fit_params(g["spatial/fit"])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.semilogy(d, y, "o", ms=3, label="ps at the end of the on phase")
+    dd = np.linspace(0, d.max(), 200)
+    ax.semilogy(dd, q["A"] * np.exp(-dd / q["lambda"]), label=f"A exp(-d / lambda), lambda = {q['lambda']:.3g} dx")
+    ax.set_xlabel("distance to the focal synapse (dx)")
+    ax.set_ylabel("STP response ps (1)")
+    ax.set_title(f"position decay: scale = {float(g['scale'][()]):.4g} per token")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    made.append(os.path.join(out, "calibration_decay.png"))
+    fig.savefig(made[-1], dpi=120)
+    plt.close(fig)
+
+    rate, ca, rest = g["calcium/rate"][:], g["calcium/mean_ca"][:], float(g["calcium/ca_rest"][()])
+    q = fit_params(g["calcium/fit"])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.loglog(rate, ca - rest, "o", label="steady mean Ca - Ca_rest")
+    ff = np.geomspace(rate.min(), rate.max(), 200)
+    ax.loglog(ff, q["a"] * ff ** q["alpha"], label=f"a f^alpha, alpha = {q['alpha']:.3g} (R^2 {g['calcium/fit'].attrs['r2']:.3f})")
+    ax.set_xlabel("presynaptic rate f (Hz)")
+    ax.set_ylabel("Ca(f) - Ca_rest (uM)")
+    ax.set_title(f"calcium exponent: alpha = {float(g['alpha'][()]):.4g} ({attr(g, 'alpha_source')})")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    made.append(os.path.join(out, "calibration_alpha.png"))
+    fig.savefig(made[-1], dpi=120)
+    plt.close(fig)
+    return made
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("run", help="run file (HDF5) written by rmaat")
@@ -155,6 +252,8 @@ def main(argv=None):
             made += plot_network(f, f["sim/network"], out, note)
         if "sim/calcium" in f:
             made += plot_calcium(f, f["sim/calcium"], out, note)
+        if "calibration" in f:
+            made += plot_calibration(f, f["calibration"], out)
     if not made:
         sys.exit(f"plot_run: {args.run} holds no simulation to plot")
     for p in made:

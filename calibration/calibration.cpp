@@ -1,0 +1,382 @@
+#include "calibration/calibration.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "core/log.hpp"
+#include "core/progress.hpp"
+#include "core/provenance.hpp"
+#include "macro_model/retention.hpp"
+
+namespace rmaat::calib {
+
+sim::NetworkRunConfig default_ltp_experiment(int T_max) {
+    sim::NetworkRunConfig c;
+    c.geometry = sim::Geometry::grid(3, 3, 1.0);
+    c.cycles = T_max;
+    c.record_dt_s = 0.05;
+    return c;
+}
+
+sim::NetworkRunConfig default_spatial_experiment() {
+    sim::NetworkRunConfig c;
+    c.geometry = sim::Geometry::line(1, 33, 1.0);
+    c.protocol.kind = sim::Protocol::Kind::focal;
+    c.cycles = 1;
+    c.record_dt_s = 0.05;
+    c.record_full = false;
+    return c;
+}
+
+CalibrationConfig read_calibration_config(const ConfigSection& s, const std::string& config_dir) {
+    CalibrationConfig c;
+    c.T_max = static_cast<int>(s.get_int("T_max", c.T_max, Range::closed(2, 4096)));
+    c.rf_source = s.get_string("rf_source", c.rf_source, {"fit", "increments"});
+    c.ltp_models = s.get_string_array("ltp_models", c.ltp_models, {"exp1", "exp2", "hill"});
+    if (c.ltp_models.empty()) throw s.error("ltp_models", "names no model");
+    c.fit.loss = s.get_string("loss", c.fit.loss, {"none", "huber", "cauchy", "soft_l1"});
+    c.fit.loss_scale = s.get_double("loss_scale", c.fit.loss_scale, Range::non_negative());
+    c.fit.max_iterations = static_cast<int>(s.get_int("max_iterations", c.fit.max_iterations, Range::closed(1, 1e6)));
+    c.rates_hz = s.get_double_array("rates_hz", c.rates_hz, Range::positive());
+    if (c.rates_hz.size() < 3) throw s.error("rates_hz", "the alpha fit (a, alpha) needs at least 3 rates");
+    if (s.has("alpha")) c.alpha_override = s.get_double("alpha", 0.25, Range::positive());
+    if (s.has("scale")) c.scale_override = s.get_double("scale", 0.1, Range::positive());
+
+    const sim::NetworkRunConfig ltp_d = default_ltp_experiment(c.T_max);
+    c.ltp = sim::read_network_config(s.section("ltp"), config_dir, ltp_d);
+    if (c.ltp.cycles < c.T_max)
+        throw s.section("ltp").error("cycles", fmt::format("{} cycles cannot give an LTP curve of T_max = {} cycles",
+                                                           c.ltp.cycles, c.T_max));
+    c.spatial = sim::read_network_config(s.section("spatial"), config_dir, default_spatial_experiment());
+    if (c.spatial.protocol.kind != sim::Protocol::Kind::focal)
+        throw s.section("spatial").section("protocol").error("kind", "the spatial experiment needs the focal protocol");
+    c.calcium = sim::read_calcium_config(s.section("calcium"));
+
+    const ConfigSection in = s.section("inputs");
+    auto path = [&](const std::string& p) { return p.empty() || p.front() == '/' || config_dir.empty() ? p : config_dir + "/" + p; };
+    c.ltp_run = path(in.get_string("ltp_run", ""));
+    c.spatial_run = path(in.get_string("spatial_run", ""));
+    for (const auto& p : in.get_string_array("calcium_runs", {})) c.calcium_runs.push_back(path(p));
+    return c;
+}
+
+namespace {
+
+std::string provenance_of(const std::string& path, const h5::Group& root) {
+    std::string s = path;
+    for (const char* a : {"git_commit", "created_utc", "command_line"})
+        if (root.has_attr(a)) s += fmt::format("; {} {}", a, root.attr_string(a));
+    return s;
+}
+
+h5::Group need_group(const h5::Group& root, const std::string& group, const std::string& path, const char* what) {
+    if (!root.has(group))
+        throw h5::Error(fmt::format("{}: no {} (not a {} run file)", path, "/" + group, what));
+    return root.open_group(group);
+}
+
+std::vector<double> read_vector(const h5::Group& g, const std::string& name, const std::string& path) {
+    if (!g.has(name)) throw h5::Error(fmt::format("{}: no dataset {}/{}", path, g.path(), name));
+    return g.read(name).data;
+}
+
+void read_ltp_run(const std::string& path, int T_max, Measurements& m) {
+    const h5::File f = h5::File::open_read(path);
+    const h5::Group root = f.root();
+    const h5::Group g = need_group(root, "sim/network/ltp", path, "network");
+    std::vector<double> p = read_vector(g, "pl_mean", path);
+    if (static_cast<int>(p.size()) < T_max + 1)
+        throw h5::Error(fmt::format("{}: the LTP curve has {} cycles; T_max = {} needs {}", path,
+                                    static_cast<int>(p.size()) - 1, T_max, T_max));
+    p.resize(T_max + 1);
+    m.ltp = p;
+    m.sources.emplace_back("ltp", provenance_of(path, root));
+}
+
+void read_spatial_run(const std::string& path, Measurements& m) {
+    const h5::File f = h5::File::open_read(path);
+    const h5::Group root = f.root();
+    const h5::Group net = need_group(root, "sim/network", path, "network");
+    const h5::Group stp = need_group(root, "sim/network/stp", path, "network");
+    const h5::Group summary = need_group(root, "sim/network/summary", path, "network");
+    if (!summary.has("focal_index"))
+        throw h5::Error(fmt::format("{}: no summary/focal_index: not a focal-protocol network run", path));
+    const long focus = static_cast<long>(summary.read("focal_index").data.at(0));
+    const h5::Array ps = stp.read("ps");
+    const h5::Array pos = net.read("positions");
+    if (ps.dims.size() != 2 || ps.dims[0] < 1)
+        throw h5::Error(fmt::format("{}: /sim/network/stp/ps holds no on phase", path));
+    const long n = static_cast<long>(ps.dims[1]);
+    if (pos.dims.size() != 2 || static_cast<long>(pos.dims[0]) != n)
+        throw h5::Error(fmt::format("{}: positions do not match the {} synapses", path, n));
+    // dx: the smallest distance between synapses (the lattice spacing).
+    double dx = INFINITY;
+    for (long k = 0; k < n; ++k)
+        if (k != focus) dx = std::min(dx, std::hypot(pos.data[2 * k] - pos.data[2 * focus], pos.data[2 * k + 1] - pos.data[2 * focus + 1]));
+    m.dx_um = dx;
+    m.distance_dx.clear();
+    m.response.clear();
+    // The focus itself is driven directly; the spread is measured on the other synapses.
+    for (long k = 0; k < n; ++k) {
+        if (k == focus) continue;
+        m.distance_dx.push_back(std::hypot(pos.data[2 * k] - pos.data[2 * focus], pos.data[2 * k + 1] - pos.data[2 * focus + 1]) / dx);
+        m.response.push_back(ps.data[k]);  // first on phase
+    }
+    m.sources.emplace_back("spatial", provenance_of(path, root));
+}
+
+void read_calcium_runs(const std::vector<std::string>& paths, Measurements& m) {
+    bool have_rest = false;
+    for (const auto& path : paths) {
+        const h5::File f = h5::File::open_read(path);
+        const h5::Group root = f.root();
+        const h5::Group s = need_group(root, "sim/calcium/summary", path, "calcium");
+        if (!s.has("rate_hz") || !s.has("mean_ca"))
+            throw h5::Error(fmt::format("{}: /sim/calcium/summary lacks rate_hz or mean_ca", path));
+        const double rate = s.read("rate_hz").data.at(0), ca = s.read("mean_ca").data.at(0);
+        if (!std::isfinite(ca))
+            throw h5::Error(fmt::format("{}: no steady mean Ca (the run is shorter than its stats window)", path));
+        if (rate == 0.0) {
+            m.ca_rest_uM = ca;
+            have_rest = true;
+        } else {
+            m.rates_hz.push_back(rate);
+            m.mean_ca_uM.push_back(ca);
+        }
+        m.sources.emplace_back(fmt::format("calcium {} Hz", rate), provenance_of(path, root));
+    }
+    if (!have_rest) throw h5::Error("calcium_runs: none of the runs is at rest (rate 0): Ca_rest is needed for alpha");
+    if (m.rates_hz.size() < 3) throw h5::Error("calcium_runs: the alpha fit needs runs at 3 or more non-zero rates");
+}
+
+void spatial_from_record(const sim::MemoryRecorder& rec, Measurements& m) {
+    const long focus = static_cast<long>(rec.summary_value("focal_index"));
+    const Eigen::MatrixXd& pos = rec.array_value("positions");
+    const Eigen::MatrixXd ps = rec.column("stp", "ps");
+    double dx = INFINITY;
+    for (long k = 0; k < pos.rows(); ++k)
+        if (k != focus) dx = std::min(dx, (pos.row(k) - pos.row(focus)).norm());
+    m.dx_um = dx;
+    for (long k = 0; k < pos.rows(); ++k) {
+        if (k == focus) continue;
+        m.distance_dx.push_back((pos.row(k) - pos.row(focus)).norm() / dx);
+        m.response.push_back(ps(0, k));
+    }
+}
+
+}  // namespace
+
+Measurements measure(const CalibrationConfig& cfg, bool show_progress) {
+    Measurements m;
+    if (!cfg.ltp_run.empty()) {
+        read_ltp_run(cfg.ltp_run, cfg.T_max, m);
+    } else {
+        log::info("calibration: LTP experiment ({} cycles, {}x{} {})", cfg.ltp.cycles, cfg.ltp.geometry.n_pre,
+                  cfg.ltp.geometry.n_post, sim::Geometry::name(cfg.ltp.geometry.kind));
+        sim::MemoryRecorder rec;
+        const auto out = sim::run_network(cfg.ltp, rec, show_progress);
+        m.ltp.assign(out.ltp.begin(), out.ltp.begin() + cfg.T_max + 1);
+        m.sims.emplace_back("ltp", std::move(rec));
+    }
+    if (!cfg.spatial_run.empty()) {
+        read_spatial_run(cfg.spatial_run, m);
+    } else {
+        log::info("calibration: spatial STP experiment (focal drive on a {}-synapse {})", cfg.spatial.geometry.n_syn(),
+                  sim::Geometry::name(cfg.spatial.geometry.kind));
+        sim::MemoryRecorder rec;
+        sim::run_network(cfg.spatial, rec, false);
+        spatial_from_record(rec, m);
+        m.sims.emplace_back("spatial", std::move(rec));
+    }
+    if (!cfg.calcium_runs.empty()) {
+        read_calcium_runs(cfg.calcium_runs, m);
+    } else {
+        std::vector<double> rates{0.0};
+        rates.insert(rates.end(), cfg.rates_hz.begin(), cfg.rates_hz.end());
+        Progress bar("calcium sweep", double(rates.size()), "runs", show_progress);
+        log::info("calibration: calcium model at rest and {} rates, {} s each", cfg.rates_hz.size(), cfg.calcium.duration_s);
+        for (size_t i = 0; i < rates.size(); ++i) {
+            sim::CalciumRunConfig c = cfg.calcium;
+            c.protocol.rate_hz = rates[i];
+            if (rates[i] == 0.0) c.protocol.spikes = "none";
+            sim::MemoryRecorder rec;
+            const auto s = sim::run_calcium(c, rec, false);
+            if (!std::isfinite(s.mean_ca_uM))
+                throw ConfigError(fmt::format("calibration.calcium.duration_s = {} ends before the stats window ({} s)",
+                                              cfg.calcium.duration_s, cfg.calcium.stats_end_s));
+            if (rates[i] == 0.0) {
+                m.ca_rest_uM = s.mean_ca_uM;
+            } else {
+                m.rates_hz.push_back(rates[i]);
+                m.mean_ca_uM.push_back(s.mean_ca_uM);
+            }
+            m.sims.emplace_back(fmt::format("calcium_{:g}Hz", rates[i]), std::move(rec));
+            bar.update(double(i + 1));
+        }
+        bar.finish();
+    }
+    return m;
+}
+
+Calibration fit_calibration(const CalibrationConfig& cfg, Measurements data) {
+    Calibration c;
+    c.T_max = cfg.T_max;
+    c.rf_source = cfg.rf_source;
+    // A fit that did not converge must not end up in a calibration.
+    auto require_converged = [](const macro::FitResult& f, const char* what) {
+        if (!f.converged)
+            throw macro::FitError(fmt::format("the {} fit ({}) did not converge: {}", what, f.model, f.message));
+    };
+    c.ltp_fits = macro::fit_ltp_models(data.ltp, cfg.ltp_models, cfg.fit);
+    const macro::FitResult& best = c.ltp_fits.fits.at(c.ltp_fits.best);
+    require_converged(best, "LTP curve");
+    c.rf = cfg.rf_source == "fit" ? macro::rf_table_from_curve(best, cfg.T_max)
+                                  : macro::rf_table_from_increments(data.ltp, cfg.T_max);
+
+    c.decay_fit = macro::fit_decay(data.distance_dx, data.response, cfg.fit);
+    require_converged(c.decay_fit, "spatial decay");
+    c.lambda_eff_dx = c.decay_fit.param("lambda");
+    // One token step is one synapse spacing along the line: scale = dx / lambda_eff.
+    c.scale = cfg.scale_override.value_or(1.0 / c.lambda_eff_dx);
+    c.scale_source = cfg.scale_override ? "config" : "fit";
+
+    c.power_fit = macro::fit_power(data.rates_hz, data.mean_ca_uM, data.ca_rest_uM, cfg.fit);
+    require_converged(c.power_fit, "calcium power-law");
+    c.alpha = cfg.alpha_override.value_or(c.power_fit.param("alpha"));
+    c.alpha_source = cfg.alpha_override ? "config" : "fit";
+    c.data = std::move(data);
+    return c;
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& v) {
+    std::string s;
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + v[i];
+    return s;
+}
+
+void write_fit(const h5::Group& g, const macro::FitResult& f) {
+    const long k = static_cast<long>(f.params.size());
+    g.attr("model", f.model);
+    g.attr("formula", f.formula);
+    g.attr("names", join(f.names));
+    g.attr("message", f.message);
+    g.attr("converged", static_cast<std::int64_t>(f.converged));
+    if (k == 0) return;  // the fit itself failed (message says why): no numbers to store
+    g.write("params", std::vector<double>(f.params.data(), f.params.data() + k), {hsize_t(k)}, "see names");
+    g.write("std_errors", std::vector<double>(f.std_errors.data(), f.std_errors.data() + k), {hsize_t(k)}, "see names");
+    std::vector<double> cov(k * k);
+    for (long r = 0; r < k; ++r)
+        for (long col = 0; col < k; ++col) cov[r * k + col] = f.covariance(r, col);
+    g.write("covariance", cov, {hsize_t(k), hsize_t(k)}, "see names");
+    g.attr("n", static_cast<std::int64_t>(f.n));
+    g.attr("rss", f.rss);
+    g.attr("rmse", f.rmse);
+    g.attr("r2", f.r2);
+    g.attr("aic", f.aic);
+}
+
+void write_vec(const h5::Group& g, const std::string& name, const std::vector<double>& v, const std::string& units) {
+    g.write(name, v, {hsize_t(v.size())}, units);
+}
+
+}  // namespace
+
+void write_calibration(const h5::Group& root, const Calibration& c) {
+    const h5::Group g = root.group("calibration");
+    g.attr("format", std::string("rmaat-calibration"));
+    g.attr("format_version", static_cast<std::int64_t>(1));
+    g.attr("T_max", static_cast<std::int64_t>(c.T_max));
+    g.attr("rf_source", c.rf_source);
+    g.attr("scale_source", c.scale_source);
+    g.attr("alpha_source", c.alpha_source);
+    g.attr("summary", summary_text(c));
+    std::vector<double> rf(c.T_max * c.T_max);
+    for (int T = 0; T < c.T_max; ++T)
+        for (int t = 0; t < c.T_max; ++t) rf[T * c.T_max + t] = c.rf(T, t);
+    g.write("rf", rf, {hsize_t(c.T_max), hsize_t(c.T_max)}, "1");
+    g.write("scale", std::vector<double>{c.scale}, {}, "1 per token");
+    g.write("alpha", std::vector<double>{c.alpha}, {}, "1");
+
+    const h5::Group ltp = g.group("ltp");
+    write_vec(ltp, "p", c.data.ltp, "1");
+    ltp.attr("best_model", c.ltp_fits.fits.at(c.ltp_fits.best).model);
+    for (const auto& f : c.ltp_fits.fits) write_fit(ltp.group("fits/" + f.model), f);
+
+    const h5::Group sp = g.group("spatial");
+    write_vec(sp, "distance", c.data.distance_dx, "dx");
+    write_vec(sp, "response", c.data.response, "1");
+    sp.attr("dx_um", c.data.dx_um);
+    sp.attr("lambda_eff_dx", c.lambda_eff_dx);
+    write_fit(sp.group("fit"), c.decay_fit);
+
+    const h5::Group ca = g.group("calcium");
+    write_vec(ca, "rate", c.data.rates_hz, "Hz");
+    write_vec(ca, "mean_ca", c.data.mean_ca_uM, "uM");
+    ca.write("ca_rest", std::vector<double>{c.data.ca_rest_uM}, {}, "uM");
+    write_fit(ca.group("fit"), c.power_fit);
+
+    const h5::Group prov = g.group("inputs");
+    for (const auto& [name, text] : c.data.sources) prov.attr(name, text);
+    for (const auto& [name, rec] : c.data.sims) {
+        sim::H5Recorder out(g.group("sims/" + name));
+        rec.replay(out);
+    }
+}
+
+std::string summary_text(const Calibration& c) {
+    const auto& best = c.ltp_fits.fits.at(c.ltp_fits.best);
+    std::string s = fmt::format("rmaat calibration (T_max = {}, RF from the {})\n", c.T_max,
+                                c.rf_source == "fit" ? "fitted LTP curve" : "raw LTP increments");
+    s += "LTP curve fits (AIC, lower is better):\n";
+    for (const auto& f : c.ltp_fits.fits) {
+        s += fmt::format("  {:5} {}  AIC {:9.2f}  R^2 {:.6f}{}\n", f.model, f.formula, f.aic, f.r2,
+                         &f == &best ? "  <- chosen" : "");
+        for (size_t i = 0; i < f.names.size(); ++i)
+            s += fmt::format("        {} = {:.6g} +- {:.2g}\n", f.names[i], f.params[i], f.std_errors[i]);
+    }
+    const int T = std::min(16, c.T_max);
+    s += fmt::format("RF(1..3, T={}) = {:.4f}, {:.4f}, {:.4f}; RF({},{}) = {:.4f}\n", T, c.rf(T - 1, 0), c.rf(T - 1, 1),
+                     c.rf(T - 1, 2), T, T, c.rf(T - 1, T - 1));
+    s += fmt::format("spatial decay: lambda_eff = {:.4g} +- {:.2g} dx (R^2 {:.4f}); scale = {:.4g} per token ({})\n",
+                     c.lambda_eff_dx, c.decay_fit.std_errors[1], c.decay_fit.r2, c.scale, c.scale_source);
+    s += fmt::format("calcium: Ca_rest = {:.4f} uM; Ca(f) - Ca_rest = a f^alpha: alpha = {:.4g} +- {:.2g} (R^2 {:.3f}); "
+                     "alpha = {:.4g} ({})\n",
+                     c.data.ca_rest_uM, c.power_fit.param("alpha"), c.power_fit.std_errors[c.power_fit.names.size() - 1],
+                     c.power_fit.r2, c.alpha, c.alpha_source);
+    return s;
+}
+
+Calibration calibrate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path,
+                              bool show_progress) {
+    const ConfigSection root = cfg.root();
+    const auto seed = static_cast<std::uint64_t>(root.section("run").get_int("seed", 1, Range::non_negative()));
+    const CalibrationConfig cc = read_calibration_config(root.section("calibration"), config_dir);
+    for (const char* other : {"run", "network", "calcium"}) cfg.ignore_section(other);  // `rmaat simulate` checks these
+    cfg.check_all_used();
+
+    // Everything is simulated and fitted in memory first: a failure leaves no file behind.
+    Calibration c = fit_calibration(cc, measure(cc, show_progress));
+    h5::File file = h5::File::create(out_path);
+    try {
+        const h5::Group top = file.root();
+        write_provenance(top, cfg.resolved_text(), seed);
+        write_calibration(top, c);
+        top.attr("status", std::string("complete"));
+        file.commit();
+    } catch (...) {
+        file.discard();
+        throw;
+    }
+    const std::string base = out_path.size() > 3 && out_path.substr(out_path.size() - 3) == ".h5"
+                                 ? out_path.substr(0, out_path.size() - 3)
+                                 : out_path;
+    std::ofstream(base + ".summary.txt") << summary_text(c);
+    return c;
+}
+
+}  // namespace rmaat::calib

@@ -1,0 +1,87 @@
+#pragma once
+// The calibration step (SPEC 4): run the simulations the macro model needs, or read them from run
+// files, fit them and produce the three quantities the transformer uses:
+//   RF(t, T)  retention factors from the LTP curve (T_max x T_max table),
+//   scale     position-decay scale dx / lambda_eff from the spatial STP response on a line,
+//   alpha     calcium exponent from Ca(f) - Ca_rest = a f^alpha.
+//
+// Config: table [calibration] with T_max, rf_source ("fit" | "increments"), ltp_models, loss,
+// loss_scale, rates_hz, optional overrides alpha and scale; subtables [calibration.ltp] and
+// [calibration.spatial] (network tables, see [network]), [calibration.calcium] (a calcium table; its
+// input rate is replaced by each rate of the sweep) and [calibration.inputs] (ltp_run, spatial_run,
+// calcium_runs: existing run files to calibrate from instead of simulating).
+#include <Eigen/Core>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/h5_store.hpp"
+#include "macro_model/decay_fit.hpp"
+#include "macro_model/fit.hpp"
+#include "macro_model/ltp_models.hpp"
+#include "macro_model/power_fit.hpp"
+#include "sim/calcium/calcium_model.hpp"
+#include "sim/network/network_model.hpp"
+#include "sim/recorder.hpp"
+
+namespace rmaat::calib {
+
+struct CalibrationConfig {
+    int T_max = 64;
+    std::string rf_source = "fit";  // RF from the fitted curve (smooth) or the raw increments
+    std::vector<std::string> ltp_models{"exp1", "exp2", "hill"};
+    macro::FitOptions fit;
+    std::vector<double> rates_hz{1, 2, 3, 5, 7, 10};  // calcium sweep; rest (0 Hz) is always run
+    std::optional<double> alpha_override, scale_override;
+    sim::NetworkRunConfig ltp, spatial;
+    sim::CalciumRunConfig calcium;
+    // Existing run files to read instead of simulating (empty: simulate).
+    std::string ltp_run, spatial_run;
+    std::vector<std::string> calcium_runs;
+};
+
+// Defaults of the two network experiments: LTP on a 3x3 grid, fixed protocol, T_max cycles; the
+// spatial response on a line of 33 synapses driven at the middle one, one cycle.
+sim::NetworkRunConfig default_ltp_experiment(int T_max);
+sim::NetworkRunConfig default_spatial_experiment();
+
+CalibrationConfig read_calibration_config(const ConfigSection& calibration, const std::string& config_dir);
+
+// Measurements the fits use, with the simulations that produced them (when simulated).
+struct Measurements {
+    std::vector<double> ltp;                   // p(0..T_max)
+    std::vector<double> distance_dx, response; // spatial STP response vs distance to the focus (in dx)
+    double dx_um = 1.0;
+    std::vector<double> rates_hz, mean_ca_uM;  // sweep, without the rest run
+    double ca_rest_uM = 0.0;
+    std::vector<std::pair<std::string, sim::MemoryRecorder>> sims;  // name -> record
+    std::vector<std::pair<std::string, std::string>> sources;       // input -> provenance text
+};
+
+struct Calibration {
+    int T_max = 0;
+    std::string rf_source;
+    Eigen::MatrixXd rf;  // [T_max x T_max]; row T-1 holds RF(1..T, T), zeros beyond t = T
+    macro::LtpSelection ltp_fits;
+    macro::FitResult decay_fit, power_fit;
+    double lambda_eff_dx = 0, scale = 0, alpha = 0;
+    std::string scale_source, alpha_source;  // "fit" or "config"
+    Measurements data;
+};
+
+// Simulates (or reads) and fits. Throws macro::FitError, ConfigError, h5::Error, IntegrationError.
+Measurements measure(const CalibrationConfig& cfg, bool show_progress);
+Calibration fit_calibration(const CalibrationConfig& cfg, Measurements data);
+
+// Writes the /calibration group (and the simulations under /calibration/sims).
+void write_calibration(const h5::Group& root, const Calibration& c);
+std::string summary_text(const Calibration& c);
+
+// The whole step into a file: nothing is left under out_path (or out_path.partial) on error.
+// Also writes the summary next to it as <out_path without .h5>.summary.txt.
+Calibration calibrate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path,
+                              bool show_progress);
+
+}  // namespace rmaat::calib

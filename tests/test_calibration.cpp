@@ -1,0 +1,194 @@
+// Calibration end to end: simulate -> fit -> /calibration, recompute from the stored traces,
+// calibrate from run files, the reader API with its fall-back, and bad input.
+#include <sys/stat.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "calibration/calibration.hpp"
+#include "calibration/macro_parameters.hpp"
+#include "core/h5_store.hpp"
+#include "macro_model/retention.hpp"
+#include "sim/simulate.hpp"
+#include "tests/catch.hpp"
+
+using namespace rmaat;
+
+namespace {
+
+const std::string dir = RMAAT_BINARY_DIR;
+
+bool exists(const std::string& p) {
+    struct stat st{};
+    return stat(p.c_str(), &st) == 0;
+}
+
+// A quick calibration: the default experiments, a short calcium sweep.
+const char* kQuick = R"([calibration]
+T_max = 32
+rates_hz = [1.0, 2.0, 5.0, 10.0]
+[calibration.ltp]
+cycles = 32
+)";
+
+std::vector<double> read1(const h5::Group& g, const std::string& name) { return g.read(name).data; }
+
+}  // namespace
+
+TEST_CASE("fall-back macro parameters are the documented ones", "[calibration]") {
+    const auto p = calib::fallback_macro_parameters(64);
+    CHECK(p.alpha == 0.25);
+    CHECK(p.scale == 0.1);
+    CHECK_FALSE(p.calibrated);
+    for (int T = 1; T <= 64; ++T) CHECK_THAT(p.rf.row(T - 1).sum(), WithinAbs(1.0, 1e-12));
+    // SPEC 3.1 quotes RF(1..3, T = 16) = 0.088, 0.085, 0.081 for tau_L = 19.5 cycles; the closed form
+    // r^(t-1) (1 - r) / (1 - r^T) gives 0.0893 for t = 1 (0.088 would need tau_L = 20.4).
+    CHECK_THAT(p.retention(1, 16), WithinAbs(0.0893, 5e-4));
+    CHECK_THAT(p.retention(2, 16), WithinAbs(0.085, 5e-4));
+    CHECK_THAT(p.retention(3, 16), WithinAbs(0.081, 5e-4));
+    CHECK_THROWS_AS(p.retention(17, 16), std::out_of_range);
+    CHECK_THROWS_AS(p.retention(1, 65), std::out_of_range);
+    CHECK(calib::load_macro_parameters("", 100).T_max() == 100);
+}
+
+TEST_CASE("calibrate end to end; the stored table, scale and alpha match a recompute from the stored traces",
+          "[calibration]") {
+    const std::string out = dir + "/calib_e2e.h5";
+    std::remove(out.c_str());
+    const Config cfg = Config::from_string(kQuick, "quick.toml");
+    const calib::Calibration c = calib::calibrate_to_file(cfg, "", out, false);
+    REQUIRE(exists(out));
+    CHECK(exists(dir + "/calib_e2e.summary.txt"));
+
+    // The default network: exp1 with tau_L close to 19.5 cycles (SPEC 3.1) fits best or close to it.
+    const auto& exp1 = c.ltp_fits.fits.at(0);
+    REQUIRE(exp1.model == "exp1");
+    CHECK_THAT(exp1.param("tau"), WithinAbs(19.5, 1.0));
+
+    h5::File f = h5::File::open_read(out);
+    const h5::Group g = f.root().open_group("calibration");
+    // Recompute everything from the simulations stored in the file.
+    const std::vector<double> p = read1(g.open_group("sims/ltp/ltp"), "pl_mean");
+    REQUIRE(p.size() == 33);
+    const auto sel = macro::fit_ltp_models(p, {"exp1", "exp2", "hill"});
+    const Eigen::MatrixXd rf = macro::rf_table_from_curve(sel.fits.at(sel.best), 32);
+    const h5::Array stored = g.read("rf");
+    REQUIRE(stored.dims == std::vector<hsize_t>{32, 32});
+    for (int T = 0; T < 32; ++T)
+        for (int t = 0; t < 32; ++t) CHECK_THAT(stored.data[T * 32 + t], WithinAbs(rf(T, t), 1e-9));
+
+    const h5::Group sp = g.open_group("sims/spatial");
+    const long focus = static_cast<long>(sp.open_group("summary").read("focal_index").data[0]);
+    const h5::Array ps = sp.open_group("stp").read("ps"), pos = sp.read("positions");
+    std::vector<double> d, y;
+    for (long k = 0; k < static_cast<long>(pos.dims[0]); ++k) {
+        if (k == focus) continue;
+        d.push_back(std::abs(pos.data[2 * k] - pos.data[2 * focus]));  // a line along x, dx = 1 um
+        y.push_back(ps.data[k]);
+    }
+    const auto decay = macro::fit_decay(d, y);
+    CHECK_THAT(read1(g, "scale")[0], WithinRel(1.0 / decay.param("lambda"), 1e-8));
+
+    std::vector<double> rates, ca;
+    double rest = NAN;
+    for (const char* r : {"0", "1", "2", "5", "10"}) {
+        const h5::Group s = g.open_group(std::string("sims/calcium_") + r + "Hz/summary");
+        const double rate = s.read("rate_hz").data[0], m = s.read("mean_ca").data[0];
+        if (rate == 0) {
+            rest = m;
+        } else {
+            rates.push_back(rate);
+            ca.push_back(m);
+        }
+    }
+    // Reference steady means (SPEC 3.2): rest 0.0298 uM, 10 Hz 0.5968 uM.
+    CHECK_THAT(rest, WithinAbs(0.0298, 1e-4));
+    const auto power = macro::fit_power(rates, ca, rest);
+    CHECK_THAT(read1(g, "alpha")[0], WithinRel(power.param("alpha"), 1e-8));
+    CHECK(g.attr_string("alpha_source") == "fit");
+    CHECK_THAT(g.attr_string("summary"), ContainsSubstring("alpha"));
+
+    // The reader API gives the same numbers.
+    const auto mp = calib::read_calibration(out, 16);
+    CHECK(mp.calibrated);
+    CHECK(mp.T_max() == 32);
+    CHECK_THAT(mp.retention(3, 16), WithinAbs(rf(15, 2), 1e-12));
+    CHECK(mp.alpha == read1(g, "alpha")[0]);
+}
+
+TEST_CASE("calibrating from run files gives what simulating gives", "[calibration]") {
+    // The three experiments as ordinary `rmaat simulate` runs.
+    auto simulate = [](const std::string& toml, const std::string& path) {
+        sim::simulate_to_file(Config::from_string(toml, "run.toml"), "", path, false);
+    };
+    simulate("[network]\ncycles = 32\n", dir + "/cal_ltp.h5");
+    simulate("[network]\nn_pre = 1\nn_post = 33\ncycles = 1\n[network.geometry]\nkind = \"line\"\n"
+             "[network.protocol]\nkind = \"focal\"\n",
+             dir + "/cal_spatial.h5");
+    const std::vector<std::string> rates{"0", "1", "2", "5", "10"};
+    std::string runs;
+    for (const auto& r : rates) {
+        const std::string spikes = r == "0" ? "none" : "regular";
+        simulate("[calcium.input]\nspikes = \"" + spikes + "\"\nrate_hz = " + r + ".0\n", dir + "/cal_ca" + r + ".h5");
+        runs += (runs.empty() ? "\"" : ", \"") + dir + "/cal_ca" + r + ".h5\"";
+    }
+    const std::string toml = std::string(kQuick) + "[calibration.inputs]\nltp_run = \"" + dir + "/cal_ltp.h5\"\n" +
+                             "spatial_run = \"" + dir + "/cal_spatial.h5\"\ncalcium_runs = [" + runs + "]\n";
+    const calib::Calibration from_runs =
+        calib::calibrate_to_file(Config::from_string(toml, "inputs.toml"), "", dir + "/calib_runs.h5", false);
+    const calib::Calibration simulated =
+        calib::calibrate_to_file(Config::from_string(kQuick, "quick.toml"), "", dir + "/calib_sim.h5", false);
+    CHECK((from_runs.rf - simulated.rf).cwiseAbs().maxCoeff() < 1e-12);
+    CHECK_THAT(from_runs.scale, WithinRel(simulated.scale, 1e-12));
+    CHECK_THAT(from_runs.alpha, WithinRel(simulated.alpha, 1e-12));
+    h5::File f = h5::File::open_read(dir + "/calib_runs.h5");
+    CHECK_THAT(f.root().open_group("calibration/inputs").attr_string("ltp"), ContainsSubstring("cal_ltp.h5; git_commit"));
+}
+
+TEST_CASE("bad calibration input: clear errors, no calibration file left behind", "[calibration][errors]") {
+    const std::string out = dir + "/calib_bad.h5";
+    auto expect_error = [&](const std::string& toml, const std::string& message) {
+        std::remove(out.c_str());
+        try {
+            calib::calibrate_to_file(Config::from_string(toml, "bad.toml"), "", out, false);
+            FAIL("expected an error");
+        } catch (const std::exception& e) {
+            INFO(e.what());
+            CHECK_THAT(std::string(e.what()), ContainsSubstring(message));
+        }
+        CHECK_FALSE(exists(out));
+        CHECK_FALSE(exists(out + ".partial"));
+    };
+    SECTION("a run file without the needed traces") {
+        sim::simulate_to_file(Config::from_string("[calcium]\nduration_s = 10.0\n", "ca.toml"), "", dir + "/cal_only_ca.h5",
+                              false);
+        expect_error(std::string(kQuick) + "[calibration.inputs]\nltp_run = \"" + dir + "/cal_only_ca.h5\"\n",
+                     "cal_only_ca.h5: no /sim/network/ltp (not a network run file)");
+        expect_error(std::string(kQuick) + "[calibration.inputs]\ncalcium_runs = [\"" + dir + "/cal_only_ca.h5\"]\n",
+                     "no steady mean Ca");
+    }
+    SECTION("a flat LTP curve") {
+        expect_error(std::string(kQuick) + "[calibration.ltp.protocol]\namplitude = 0.0\n[calibration.ltp.params]\nb = 0.0\n",
+                     "flat");
+    }
+    SECTION("an LTP curve shorter than T_max") {
+        expect_error("[calibration]\nT_max = 40\n[calibration.ltp]\ncycles = 32\n", "32 cycles cannot give an LTP curve of T_max = 40");
+    }
+    SECTION("a fit that does not converge") {
+        expect_error("[calibration]\nT_max = 32\nmax_iterations = 1\n[calibration.ltp]\ncycles = 32\n", "converge");
+    }
+}
+
+TEST_CASE("reading a calibration: not a calibration, or a table too short", "[calibration][errors]") {
+    const std::string sim_run = dir + "/cal_not_calib.h5";
+    sim::simulate_to_file(Config::from_string("[network]\ncycles = 2\n", "n.toml"), "", sim_run, false);
+    CHECK_THROWS_WITH(calib::read_calibration(sim_run, 4), ContainsSubstring("not a calibration file"));
+    CHECK_THROWS_WITH(calib::read_calibration(dir + "/does-not-exist.h5", 4), ContainsSubstring("does-not-exist.h5"));
+    const std::string out = dir + "/calib_short.h5";
+    std::remove(out.c_str());
+    calib::calibrate_to_file(Config::from_string("[calibration]\nT_max = 8\nrates_hz = [2.0, 5.0, 10.0]\n", "s.toml"), "",
+                             out, false);
+    CHECK_NOTHROW(calib::read_calibration(out, 8));
+    CHECK_THROWS_WITH(calib::read_calibration(out, 16),
+                      ContainsSubstring("covers T <= 8 segments, but 16 are needed"));
+}
