@@ -315,6 +315,13 @@ Group File::root() const {
 
 void File::flush() const { check_status(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "flush " + work_path_); }
 
+void File::discard() {
+    if (!writable_) return;
+    file_.reset();
+    std::remove(work_path_.c_str());
+    writable_ = false;
+}
+
 void File::commit() {
     if (!writable_) return;
     flush();

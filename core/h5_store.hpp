@@ -127,6 +127,8 @@ public:
     void flush() const;
     // Flushes, closes and atomically renames to the final name.
     void commit();
+    // Closes and deletes the unfinished file (for outputs that must be all or nothing).
+    void discard();
     const std::string& path() const { return final_path_; }
     const std::string& working_path() const { return work_path_; }
 

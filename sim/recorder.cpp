@@ -18,10 +18,25 @@ void MemoryRecorder::append(const std::string& stream, double t_s, const double*
     it->second.data.insert(it->second.data.end(), row, row + it->second.row_size);
 }
 
-void MemoryRecorder::summary(const std::string& name, double value, const std::string&) { summaries_[name] = value; }
+void MemoryRecorder::summary(const std::string& name, double value, const std::string& units) {
+    summaries_[name] = value;
+    summary_units_[name] = units;
+}
 
-void MemoryRecorder::array(const std::string& name, const Eigen::MatrixXd& value, const std::string&) {
+void MemoryRecorder::replay(Recorder& target) const {
+    for (const auto& [name, value] : infos_) target.info(name, value);
+    for (const auto& [name, value] : arrays_) target.array(name, value, array_units_.at(name));
+    for (const auto& [name, s] : streams_) {
+        target.add_stream(name, s.columns);
+        for (size_t r = 0; r < s.times.size(); ++r) target.append(name, s.times[r], s.data.data() + r * s.row_size);
+    }
+    for (const auto& [name, value] : summaries_) target.summary(name, value, summary_units_.at(name));
+    target.flush();
+}
+
+void MemoryRecorder::array(const std::string& name, const Eigen::MatrixXd& value, const std::string& units) {
     arrays_[name] = value;
+    array_units_[name] = units;
 }
 
 void MemoryRecorder::info(const std::string& name, const std::string& value) { infos_[name] = value; }

@@ -44,6 +44,9 @@ public:
     void array(const std::string& name, const Eigen::MatrixXd& value, const std::string& units) override;
     void info(const std::string& name, const std::string& value) override;
 
+    // Sends everything recorded, in the same order, to another recorder (e.g. into a run file).
+    void replay(Recorder& target) const;
+
     const Eigen::MatrixXd& array_value(const std::string& name) const;
     const std::string& info_value(const std::string& name) const;
     bool has_stream(const std::string& stream) const { return streams_.count(stream) > 0; }
@@ -63,7 +66,9 @@ private:
     const Stream& stream(const std::string& name) const;
     std::map<std::string, Stream> streams_;
     std::map<std::string, double> summaries_;
+    std::map<std::string, std::string> summary_units_;
     std::map<std::string, Eigen::MatrixXd> arrays_;
+    std::map<std::string, std::string> array_units_;
     std::map<std::string, std::string> infos_;
 };
 

@@ -146,6 +146,7 @@ NetworkSummary run_network(const NetworkRunConfig& cfg, Recorder& rec, bool show
     out.ltp.push_back(model.pl(y).mean());
 
     Stimulus stim(cfg.protocol, model.n_pre(), nq);
+    if (cfg.protocol.kind == Protocol::Kind::focal) rec.summary("focal_index", double(stim.focal_index()), "1");
     Eigen::VectorXd u, I;
     const auto namer = [&model](Eigen::Index k) { return model.name_of(k); };
     const Rhs rhs = [&model](const State& s, State& d, double) { model.rhs(s, d); };
