@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, runs the built-in demo and plots it into ./demo.
+# Installs what is missing, builds, runs the built-in demo pipeline (simulate -> calibrate) and plots it
+# into ./demo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -7,4 +8,5 @@ bash scripts/build.sh
 OUT=${1:-demo}
 ./build/rmaat pipeline -o "$OUT"
 /usr/bin/python3 scripts/plot_run.py "$OUT/sim.h5" -o "$OUT/plots"
-echo "demo: run file $OUT/sim.h5, figures in $OUT/plots/"
+/usr/bin/python3 scripts/plot_run.py "$OUT/calib.h5" -o "$OUT/plots"
+echo "demo: run file $OUT/sim.h5, calibration $OUT/calib.h5 ($OUT/calib.summary.txt), figures in $OUT/plots/"
