@@ -334,8 +334,12 @@ std::string summary_text(const Calibration& c) {
                                 c.rf_source == "fit" ? "fitted LTP curve" : "raw LTP increments");
     s += "LTP curve fits (AIC, lower is better):\n";
     for (const auto& f : c.ltp_fits.fits) {
+        if (f.params.size() == 0) {
+            s += fmt::format("  {:5} {}  fit failed: {}\n", f.model, f.formula, f.message);
+            continue;
+        }
         s += fmt::format("  {:5} {}  AIC {:9.2f}  R^2 {:.6f}{}\n", f.model, f.formula, f.aic, f.r2,
-                         &f == &best ? "  <- chosen" : "");
+                         &f == &best ? "  <- chosen" : f.converged ? "" : "  (did not converge; not eligible)");
         for (size_t i = 0; i < f.names.size(); ++i)
             s += fmt::format("        {} = {:.6g} +- {:.2g}\n", f.names[i], f.params[i], f.std_errors[i]);
     }
