@@ -1,0 +1,33 @@
+#pragma once
+// Transformer encoder layer around any attention kind: residual, LayerNorm, feed-forward (GELU),
+// residual, LayerNorm (post-LN as in the predecessor; pre-LN selectable). With pre-LN the attention
+// output is normalised too, since with alpha < 1 it grows roughly as N^(1 - alpha) / m (SPEC 5.1).
+#include <torch/torch.h>
+
+#include "layers/attention.hpp"
+
+namespace rmaat::layers {
+
+struct EncoderLayerOptions {
+    AttentionOptions attention;
+    int64_t d_ff = 512;
+    double dropout = 0.1;
+    bool pre_ln = false;
+};
+
+class EncoderLayerImpl : public torch::nn::Module {
+public:
+    explicit EncoderLayerImpl(const EncoderLayerOptions& opt);
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask = {}, const torch::Tensor& R_phi = {});
+
+    Attention attention{nullptr};
+    torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr}, attention_norm{nullptr};
+    torch::nn::Linear ff1{nullptr}, ff2{nullptr};
+    torch::nn::Dropout drop{nullptr};
+
+private:
+    EncoderLayerOptions opt_;
+};
+TORCH_MODULE(EncoderLayer);
+
+}  // namespace rmaat::layers

@@ -1,0 +1,60 @@
+#include "layers/model_config.hpp"
+
+#include <fmt/format.h>
+
+namespace rmaat::layers {
+
+ModelConfig read_model_config(const ConfigSection& s, const std::string& config_dir) {
+    ModelConfig c;
+    ModelOptions& o = c.options;
+    const ModelOptions d;
+    o.kind = s.get_string("kind", d.kind, {"rmaat", "rmt", "rlt", "transformer", "at", "linear"});
+    o.vocab_size = s.get_int("vocab_size", d.vocab_size, Range::closed(1, 1e9));
+    o.n_classes = s.get_int("n_classes", d.n_classes, Range::closed(2, 1e9));
+    o.d_model = s.get_int("d_model", d.d_model, Range::closed(1, 1e6));
+    o.n_heads = s.get_int("n_heads", d.n_heads, Range::closed(1, 1e4));
+    if (o.d_model % o.n_heads != 0)
+        throw s.error("n_heads", fmt::format("{} heads do not divide d_model = {}", o.n_heads, o.d_model));
+    o.n_layers = s.get_int("n_layers", d.n_layers, Range::closed(1, 1e4));
+    o.d_ff = s.get_int("d_ff", d.d_ff, Range::closed(1, 1e7));
+    o.dropout = s.get_double("dropout", d.dropout, Range{0.0, 1.0, false, true});
+    o.pre_ln = s.get_bool("pre_ln", d.pre_ln);
+    o.max_len = s.get_int("max_len", d.max_len, Range::closed(1, 1e9));
+    o.segment_length = s.get_int("segment_length", d.segment_length, Range::closed(1, 1e9));
+    o.memory_tokens = s.get_int("memory_tokens", d.memory_tokens, Range::closed(0, 1e6));
+    o.retention = s.get_string("retention", d.retention, {"paper", "blend", "none"});
+    o.pooling = s.get_string("pooling", d.pooling, {"mean", "cls"});
+    o.head = s.get_string("head", d.head, {"classify", "match"});
+    o.qk_dim = s.get_int("qk_dim", d.qk_dim, Range::closed(0, 1e6));
+    o.astro_term = s.get_bool("astro_term", d.astro_term);
+    o.sigmoid_on_H = s.get_bool("sigmoid_on_H", d.sigmoid_on_H);
+    o.inv_m = s.get_double("inv_m", d.inv_m, Range::non_negative());
+    if (s.has("alpha")) c.alpha = s.get_double("alpha", 0.25, Range::positive());
+    if (s.has("scale")) c.scale = s.get_double("scale", 0.1, Range::non_negative());
+    std::string cal = s.get_string("calibration", "");
+    if (!cal.empty() && cal.front() != '/' && !config_dir.empty()) cal = config_dir + "/" + cal;
+    c.calibration = cal;
+    try {
+        o.validate();
+    } catch (const std::invalid_argument& e) {
+        throw s.error("kind", e.what());
+    }
+    return c;
+}
+
+Model build_model(const ModelConfig& cfg) {
+    const ModelOptions& o = cfg.options;
+    const int segments = o.recurrent() ? static_cast<int>(o.segments(o.max_len)) : 1;
+    calib::MacroParameters macro = calib::load_macro_parameters(cfg.calibration, segments);
+    if (cfg.alpha) macro.alpha = *cfg.alpha;
+    if (cfg.scale) macro.scale = *cfg.scale;
+    return Model(o, macro);
+}
+
+std::vector<std::string> parameter_names(const Model& model) {
+    std::vector<std::string> names;
+    for (const auto& p : model->named_parameters()) names.push_back(p.key());
+    return names;
+}
+
+}  // namespace rmaat::layers
