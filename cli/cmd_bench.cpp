@@ -1,5 +1,6 @@
 #include <sstream>
 
+#include "bench/layers_bench.hpp"
 #include "bench/sim_bench.hpp"
 #include "cli/commands.hpp"
 
@@ -22,6 +23,28 @@ void add_bench(CLI::App& app) {
         ->capture_default_str();
     sim->add_flag("!--no-calcium", o->calcium, "Skip the calcium model");
     sim->callback([o] { bench::run_sim_bench(*o); });
+
+    auto* layers = cmd->add_subcommand(
+        "layers", "Attention layer speed (CPU): astromorphic vs softmax, forward + backward time per token");
+    auto lo = std::make_shared<bench::LayersBenchOptions>();
+    layers->add_option("--sizes", lo->sizes, "Sequence lengths N")->check(CLI::PositiveNumber)->capture_default_str();
+    layers->add_option("--kinds", lo->kinds, "Attention kinds")
+        ->check(CLI::IsMember({"astro", "linear", "softmax"}))
+        ->capture_default_str();
+    layers->add_option("--repeats", lo->repeats, "Repeats after one warm-up (best is reported)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    layers->add_option("--threads", lo->threads, "Torch intra-op threads (0: torch's default)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    layers->add_option("--batch", lo->batch, "Batch size B")->check(CLI::PositiveNumber)->capture_default_str();
+    layers->add_option("--d-model", lo->d_model, "Model width")->check(CLI::PositiveNumber)->capture_default_str();
+    layers->add_option("--heads", lo->n_heads, "Attention heads (must divide --d-model)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    layers->add_flag("!--no-encoder", lo->encoder, "Time the attention layer only, not the encoder layer");
+    layers->add_flag("!--no-memory", lo->memory, "Skip the peak memory measurement");
+    layers->callback([lo] { bench::run_layers_bench(*lo); });
 }
 
 }  // namespace rmaat::cli
