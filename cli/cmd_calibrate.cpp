@@ -1,5 +1,3 @@
-#include <sys/stat.h>
-
 #include <fmt/format.h>
 
 #include "calibration/calibration.hpp"
@@ -10,26 +8,10 @@
 
 namespace rmaat::cli {
 
-namespace {
-bool exists(const std::string& p) {
-    struct stat st{};
-    return stat(p.c_str(), &st) == 0;
-}
-std::string dir_of(const std::string& p) {
-    const auto slash = p.rfind('/');
-    return slash == std::string::npos ? "" : p.substr(0, slash);
-}
-}  // namespace
-
 void run_calibration(const std::string& config_path, bool demo, const std::string& out_path, bool force) {
-    if (!demo && config_path.empty()) throw CLI::ValidationError("calibrate", "give a CONFIG.toml or --demo");
-    if (out_path.empty()) throw CLI::ValidationError("calibrate", "give the calibration file to write with -o CALIB.h5");
-    if (exists(out_path) && !force)
-        throw std::runtime_error(fmt::format("'{}' exists; pass --force to overwrite it", out_path));
-    const Config cfg = demo ? Config::from_string(sim::demo_config_text(), "<built-in demo>")
-                            : Config::from_file(config_path);
-    log::info("calibrating {} -> {}", demo ? "the built-in demo" : config_path, out_path);
-    const calib::Calibration c = calib::calibrate_to_file(cfg, demo ? "" : dir_of(config_path), out_path, true);
+    const ConfigInput in = load_config_input("calibrate", config_path, demo, out_path, force);
+    log::info("calibrating {} -> {}", in.name, out_path);
+    const calib::Calibration c = calib::calibrate_to_file(in.config, in.dir, out_path, true);
     fmt::print("{}", calib::summary_text(c));
     log::info("wrote {}", out_path);
 }

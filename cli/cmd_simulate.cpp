@@ -1,5 +1,3 @@
-#include <sys/stat.h>
-
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
@@ -10,34 +8,18 @@
 
 namespace rmaat::cli {
 
-namespace {
-bool exists(const std::string& p) {
-    struct stat st{};
-    return stat(p.c_str(), &st) == 0;
-}
-std::string dir_of(const std::string& p) {
-    const auto slash = p.rfind('/');
-    return slash == std::string::npos ? "" : p.substr(0, slash);
-}
-}  // namespace
-
 void run_simulation(const std::string& config_path, bool demo, const std::string& out_path, bool force,
                     bool check_only) {
-    if (!demo && config_path.empty()) throw CLI::ValidationError("simulate", "give a CONFIG.toml or --demo");
     if (check_only) {
-        const Config cfg = demo ? Config::from_string(sim::demo_config_text(), "<built-in demo>")
-                                : Config::from_file(config_path);
-        sim::simulate_to_file(cfg, demo ? "" : dir_of(config_path), out_path, false, true);
+        // Validation only: no output file is involved.
+        const ConfigInput in = load_config_input("simulate", config_path, demo, "-", true);
+        sim::simulate_to_file(in.config, in.dir, out_path, false, true);
         log::info("{}: config is valid", demo ? "<built-in demo>" : config_path);
         return;
     }
-    if (out_path.empty()) throw CLI::ValidationError("simulate", "give the run file to write with -o RUN.h5");
-    if (exists(out_path) && !force)
-        throw std::runtime_error(fmt::format("'{}' exists; pass --force to overwrite it", out_path));
-    const Config cfg = demo ? Config::from_string(sim::demo_config_text(), "<built-in demo>")
-                            : Config::from_file(config_path);
-    log::info("simulating {} -> {}", demo ? "the built-in demo" : config_path, out_path);
-    sim::simulate_to_file(cfg, demo ? "" : dir_of(config_path), out_path, true);
+    const ConfigInput in = load_config_input("simulate", config_path, demo, out_path, force);
+    log::info("simulating {} -> {}", in.name, out_path);
+    sim::simulate_to_file(in.config, in.dir, out_path, true);
     log::info("wrote {}", out_path);
 }
 

@@ -2,7 +2,22 @@
 // Subcommands of the rmaat CLI. Each adds itself to the app; its callback does the work.
 #include <CLI/CLI.hpp>
 
+#include <string>
+
+#include "core/config.hpp"
+
 namespace rmaat::cli {
+
+// Shared by the subcommands that take "CONFIG.toml or --demo" and write one output file.
+struct ConfigInput {
+    Config config;
+    std::string dir;   // directory of the config file (relative paths in it start there)
+    std::string name;  // for messages
+};
+// Loads the config (or the built-in demo); checks that an output path is given and that it does not
+// exist unless `force`.
+ConfigInput load_config_input(const char* command, const std::string& config_path, bool demo,
+                              const std::string& out_path, bool force);
 
 void add_simulate(CLI::App& app);
 void add_pipeline(CLI::App& app);

@@ -807,3 +807,30 @@ TEST_CASE("bad configurations give clear errors", "[layers]") {
                         calib::CalibrationError);
     }
 }
+
+TEST_CASE("parameter names are stable and readable", "[layers]") {
+    rmaat::layers::ModelOptions o;
+    o.kind = "rmaat";
+    o.d_model = 8;
+    o.n_heads = 2;
+    o.n_layers = 2;
+    o.d_ff = 16;
+    o.max_len = 16;
+    o.segment_length = 4;
+    o.memory_tokens = 2;
+    rmaat::layers::ModelConfig cfg;
+    cfg.options = o;
+    const auto model = rmaat::layers::build_model(cfg);
+    const auto names = rmaat::layers::parameter_names(model);
+    // These become dataset names under /model/params in run files: renaming one breaks old runs.
+    for (const char* expected :
+         {"token_embedding.weight", "position_embedding.weight", "memory", "layers.0.attention.query.weight",
+          "layers.0.attention.key.bias", "layers.0.attention.value.weight", "layers.0.attention.output.weight",
+          "layers.0.attention.W_R", "layers.0.norm1.weight", "layers.0.ff1.weight", "layers.1.ff2.bias",
+          "layers.1.norm2.bias", "classifier.weight", "classifier.bias"}) {
+        INFO(expected);
+        CHECK(std::find(names.begin(), names.end(), expected) != names.end());
+    }
+    for (const auto& n : names) CHECK(n.find('/') == std::string::npos);
+    CHECK(names.size() == 2 + 1 + 2 * 17 + 2);  // embeddings, memory, 2 x (6 linears x 2 + W_R + 2 norms x 2), head
+}
