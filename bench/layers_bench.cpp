@@ -111,16 +111,19 @@ Result time_layer(const LayersBenchOptions& opt, const std::string& module, cons
 void run_layers_bench(const LayersBenchOptions& opt) {
     if (opt.threads > 0) at::set_num_threads(opt.threads);
     const long d_head = opt.d_model / opt.n_heads;
-    fmt::print("## Attention layer, CPU forward + backward: B = {}, d_model = {}, {} heads (d_head = m = {}), "
-               "float32, dropout 0, no padding; best of {} after 1 warm-up; encoder layer adds post-LN, "
-               "FF {} (GELU)\n\n",
-               opt.batch, opt.d_model, opt.n_heads, d_head, opt.repeats, opt.d_ff);
-    fmt::print("astro: alpha 0.25, scale 0.1, astro term on (R = P_rel W_R by two scans, per call). "
-               "softmax: scaled dot-product, forms the N x N scores. Peak extra memory: growth of the RSS "
-               "high-water mark over one forward + backward (after malloc_trim; approximate, includes "
-               "allocator slack; excludes the parameters and the input).\n\n");
-    fmt::print("| module | kind | N | B | fwd+bwd ms | us / token | astro / softmax | per-token time vs N/4 | "
-               "peak extra MiB |\n");
+    fmt::print(
+        "## Attention layer, CPU forward + backward: B = {}, d_model = {}, {} heads (d_head = m = {}), "
+        "float32, dropout 0, no padding; best of {} after 1 warm-up; encoder layer adds post-LN, "
+        "FF {} (GELU)\n\n",
+        opt.batch, opt.d_model, opt.n_heads, d_head, opt.repeats, opt.d_ff);
+    fmt::print(
+        "astro: alpha 0.25, scale 0.1, astro term on (R = P_rel W_R by two scans, per call). "
+        "softmax: scaled dot-product, forms the N x N scores. Peak extra memory: growth of the RSS "
+        "high-water mark over one forward + backward (after malloc_trim; approximate, includes "
+        "allocator slack; excludes the parameters and the input).\n\n");
+    fmt::print(
+        "| module | kind | N | B | fwd+bwd ms | us / token | astro / softmax | per-token time vs N/4 | "
+        "peak extra MiB |\n");
     fmt::print("|---|---|---|---|---|---|---|---|---|\n");
     std::vector<std::string> modules{"attention"};
     if (opt.encoder) modules.push_back("encoder");
@@ -140,7 +143,8 @@ void run_layers_bench(const LayersBenchOptions& opt) {
             }
             for (const auto& kind : opt.kinds) {
                 if (failed.count(kind)) {
-                    fmt::print("| {} | {} | {} | {} | failed: {} | | | | |\n", module, kind, N, opt.batch, failed[kind]);
+                    fmt::print("| {} | {} | {} | {} | failed: {} | | | | |\n", module, kind, N, opt.batch,
+                               failed[kind]);
                     continue;
                 }
                 const Result& r = res[kind];

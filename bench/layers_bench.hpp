@@ -9,16 +9,16 @@
 namespace rmaat::bench {
 
 struct LayersBenchOptions {
-    std::vector<long> sizes{512, 2048, 8192};        // sequence lengths N
+    std::vector<long> sizes{512, 2048, 8192};  // sequence lengths N
     std::vector<std::string> kinds{"astro", "softmax"};
     long batch = 1;
     long d_model = 128;
     long n_heads = 4;
-    long d_ff = 512;           // encoder layer
-    long repeats = 3;          // best of, after one warm-up run
-    int threads = 0;           // torch intra-op threads; 0: torch's default
-    bool encoder = true;       // also time one EncoderLayer
-    bool memory = true;        // approximate peak extra memory (RSS high-water mark)
+    long d_ff = 512;      // encoder layer
+    long repeats = 3;     // best of, after one warm-up run
+    int threads = 0;      // torch intra-op threads; 0: torch's default
+    bool encoder = true;  // also time one EncoderLayer
+    bool memory = true;   // approximate peak extra memory (RSS high-water mark)
 };
 
 // Runs the benchmark and prints the table to stdout.

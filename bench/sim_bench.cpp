@@ -32,12 +32,14 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 void run_sim_bench(const SimBenchOptions& opt) {
-    fmt::print("## Network model: {} cycle(s) of the fixed protocol (t_on 2 s, t_off 3 s), defaults, "
-               "integrator {}{}, best of {}\n\n",
-               opt.cycles, opt.method, opt.method == "rk4" ? fmt::format(" dt {} s", opt.dt_s) : " rtol 1e-6 atol 1e-8",
-               opt.repeats);
-    fmt::print("| grid | synapses | path | method | build s | wall s | sim s / wall s | steps | synapse-steps / s | "
-               "rel. error vs dense | p(end) |\n");
+    fmt::print(
+        "## Network model: {} cycle(s) of the fixed protocol (t_on 2 s, t_off 3 s), defaults, "
+        "integrator {}{}, best of {}\n\n",
+        opt.cycles, opt.method, opt.method == "rk4" ? fmt::format(" dt {} s", opt.dt_s) : " rtol 1e-6 atol 1e-8",
+        opt.repeats);
+    fmt::print(
+        "| grid | synapses | path | method | build s | wall s | sim s / wall s | steps | synapse-steps / s | "
+        "rel. error vs dense | p(end) |\n");
     fmt::print("|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (long side : opt.sides) {
         double dense_wall = NAN, dense_p = NAN;
@@ -90,8 +92,9 @@ void run_sim_bench(const SimBenchOptions& opt) {
             s = sim::run_calcium(c, rec);
             best = std::min(best, seconds_since(t0));
         }
-        fmt::print("\n## Calcium model: {} Hz regular input, {} s simulated, dopri5 rtol {:g} atol {:g}, best of {}\n\n",
-                   opt.calcium_rate_hz, opt.calcium_duration_s, c.integrator.rel_tol, c.integrator.abs_tol, opt.repeats);
+        fmt::print(
+            "\n## Calcium model: {} Hz regular input, {} s simulated, dopri5 rtol {:g} atol {:g}, best of {}\n\n",
+            opt.calcium_rate_hz, opt.calcium_duration_s, c.integrator.rel_tol, c.integrator.abs_tol, opt.repeats);
         fmt::print("| rate Hz | sim s | wall s | sim s / wall s | spikes | releases | steady mean Ca uM |\n");
         fmt::print("|---|---|---|---|---|---|---|\n");
         fmt::print("| {} | {} | {:.3f} | {:.0f} | {} | {} | {:.4f} |\n", opt.calcium_rate_hz, opt.calcium_duration_s,

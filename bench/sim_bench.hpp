@@ -8,12 +8,12 @@
 namespace rmaat::bench {
 
 struct SimBenchOptions {
-    std::vector<long> sides{3, 16, 64};         // n_pre = n_post = side
+    std::vector<long> sides{3, 16, 64};  // n_pre = n_post = side
     std::vector<std::string> paths{"dense", "fast"};
-    std::string method = "dopri5";              // or rk4 (fixed step dt_s)
-    double dt_s = 1e-3;                         // rk4 step
-    long cycles = 1;                            // STP cycles (5 s simulated each)
-    long repeats = 3;                           // best of
+    std::string method = "dopri5";  // or rk4 (fixed step dt_s)
+    double dt_s = 1e-3;             // rk4 step
+    long cycles = 1;                // STP cycles (5 s simulated each)
+    long repeats = 3;               // best of
     double calcium_rate_hz = 10.0;
     double calcium_duration_s = 300.0;
     bool calcium = true;

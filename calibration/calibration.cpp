@@ -48,15 +48,17 @@ CalibrationConfig read_calibration_config(const ConfigSection& s, const std::str
     const sim::NetworkRunConfig ltp_d = default_ltp_experiment(c.T_max);
     c.ltp = sim::read_network_config(s.section("ltp"), config_dir, ltp_d);
     if (c.ltp.cycles < c.T_max)
-        throw s.section("ltp").error("cycles", fmt::format("{} cycles cannot give an LTP curve of T_max = {} cycles",
-                                                           c.ltp.cycles, c.T_max));
+        throw s.section("ltp").error(
+            "cycles", fmt::format("{} cycles cannot give an LTP curve of T_max = {} cycles", c.ltp.cycles, c.T_max));
     c.spatial = sim::read_network_config(s.section("spatial"), config_dir, default_spatial_experiment());
     if (c.spatial.protocol.kind != sim::Protocol::Kind::focal)
         throw s.section("spatial").section("protocol").error("kind", "the spatial experiment needs the focal protocol");
     c.calcium = sim::read_calcium_config(s.section("calcium"));
 
     const ConfigSection in = s.section("inputs");
-    auto path = [&](const std::string& p) { return p.empty() || p.front() == '/' || config_dir.empty() ? p : config_dir + "/" + p; };
+    auto path = [&](const std::string& p) {
+        return p.empty() || p.front() == '/' || config_dir.empty() ? p : config_dir + "/" + p;
+    };
     c.ltp_run = path(in.get_string("ltp_run", ""));
     c.spatial_run = path(in.get_string("spatial_run", ""));
     for (const auto& p : in.get_string_array("calcium_runs", {})) c.calcium_runs.push_back(path(p));
@@ -73,8 +75,7 @@ std::string provenance_of(const std::string& path, const h5::Group& root) {
 }
 
 h5::Group need_group(const h5::Group& root, const std::string& group, const std::string& path, const char* what) {
-    if (!root.has(group))
-        throw h5::Error(fmt::format("{}: no {} (not a {} run file)", path, "/" + group, what));
+    if (!root.has(group)) throw h5::Error(fmt::format("{}: no {} (not a {} run file)", path, "/" + group, what));
     return root.open_group(group);
 }
 
@@ -115,14 +116,17 @@ void read_spatial_run(const std::string& path, Measurements& m) {
     // dx: the smallest distance between synapses (the lattice spacing).
     double dx = INFINITY;
     for (long k = 0; k < n; ++k)
-        if (k != focus) dx = std::min(dx, std::hypot(pos.data[2 * k] - pos.data[2 * focus], pos.data[2 * k + 1] - pos.data[2 * focus + 1]));
+        if (k != focus)
+            dx = std::min(
+                dx, std::hypot(pos.data[2 * k] - pos.data[2 * focus], pos.data[2 * k + 1] - pos.data[2 * focus + 1]));
     m.dx_um = dx;
     m.distance_dx.clear();
     m.response.clear();
     // The focus itself is driven directly; the spread is measured on the other synapses.
     for (long k = 0; k < n; ++k) {
         if (k == focus) continue;
-        m.distance_dx.push_back(std::hypot(pos.data[2 * k] - pos.data[2 * focus], pos.data[2 * k + 1] - pos.data[2 * focus + 1]) / dx);
+        m.distance_dx.push_back(
+            std::hypot(pos.data[2 * k] - pos.data[2 * focus], pos.data[2 * k + 1] - pos.data[2 * focus + 1]) / dx);
         m.response.push_back(ps.data[k]);  // first on phase
     }
     m.sources.emplace_back("spatial", provenance_of(path, root));
@@ -197,7 +201,8 @@ Measurements measure(const CalibrationConfig& cfg, bool show_progress) {
         std::vector<double> rates{0.0};
         rates.insert(rates.end(), cfg.rates_hz.begin(), cfg.rates_hz.end());
         Progress bar("calcium sweep", double(rates.size()), "runs", show_progress);
-        log::info("calibration: calcium model at rest and {} rates, {} s each", cfg.rates_hz.size(), cfg.calcium.duration_s);
+        log::info("calibration: calcium model at rest and {} rates, {} s each", cfg.rates_hz.size(),
+                  cfg.calcium.duration_s);
         for (size_t i = 0; i < rates.size(); ++i) {
             sim::CalciumRunConfig c = cfg.calcium;
             c.protocol.rate_hz = rates[i];
@@ -339,7 +344,9 @@ std::string summary_text(const Calibration& c) {
             continue;
         }
         s += fmt::format("  {:5} {}  AIC {:9.2f}  R^2 {:.6f}{}\n", f.model, f.formula, f.aic, f.r2,
-                         &f == &best ? "  <- chosen" : f.converged ? "" : "  (did not converge; not eligible)");
+                         &f == &best   ? "  <- chosen"
+                         : f.converged ? ""
+                                       : "  (did not converge; not eligible)");
         for (size_t i = 0; i < f.names.size(); ++i)
             s += fmt::format("        {} = {:.6g} +- {:.2g}\n", f.names[i], f.params[i], f.std_errors[i]);
     }
@@ -348,10 +355,11 @@ std::string summary_text(const Calibration& c) {
                      c.rf(T - 1, 2), T, T, c.rf(T - 1, T - 1));
     s += fmt::format("spatial decay: lambda_eff = {:.4g} +- {:.2g} dx (R^2 {:.4f}); scale = {:.4g} per token ({})\n",
                      c.lambda_eff_dx, c.decay_fit.std_errors[1], c.decay_fit.r2, c.scale, c.scale_source);
-    s += fmt::format("calcium: Ca_rest = {:.4f} uM; Ca(f) - Ca_rest = a f^alpha: alpha = {:.4g} +- {:.2g} (R^2 {:.3f}); "
-                     "alpha = {:.4g} ({})\n",
-                     c.data.ca_rest_uM, c.power_fit.param("alpha"), c.power_fit.std_errors[c.power_fit.names.size() - 1],
-                     c.power_fit.r2, c.alpha, c.alpha_source);
+    s += fmt::format(
+        "calcium: Ca_rest = {:.4f} uM; Ca(f) - Ca_rest = a f^alpha: alpha = {:.4g} +- {:.2g} (R^2 {:.3f}); "
+        "alpha = {:.4g} ({})\n",
+        c.data.ca_rest_uM, c.power_fit.param("alpha"), c.power_fit.std_errors[c.power_fit.names.size() - 1],
+        c.power_fit.r2, c.alpha, c.alpha_source);
     return s;
 }
 

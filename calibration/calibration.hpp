@@ -51,8 +51,8 @@ CalibrationConfig read_calibration_config(const ConfigSection& calibration, cons
 
 // Measurements the fits use, with the simulations that produced them (when simulated).
 struct Measurements {
-    std::vector<double> ltp;                   // p(0..T_max)
-    std::vector<double> distance_dx, response; // spatial STP response vs distance to the focus (in dx)
+    std::vector<double> ltp;                    // p(0..T_max)
+    std::vector<double> distance_dx, response;  // spatial STP response vs distance to the focus (in dx)
     double dx_um = 1.0;
     std::vector<double> rates_hz, mean_ca_uM;  // sweep, without the rest run
     double ca_rest_uM = 0.0;

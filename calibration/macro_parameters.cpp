@@ -39,9 +39,10 @@ MacroParameters read_calibration(const std::string& path, int segments) {
     const h5::Group root = f.root();
     if (!root.has("calibration") || !root.open_group("calibration").has_attr("format") ||
         root.open_group("calibration").attr_string("format") != "rmaat-calibration")
-        throw CalibrationError(fmt::format("{}: not a calibration file (no /calibration group written by "
-                                           "`rmaat calibrate`)",
-                                           path));
+        throw CalibrationError(
+            fmt::format("{}: not a calibration file (no /calibration group written by "
+                        "`rmaat calibrate`)",
+                        path));
     const h5::Group g = root.open_group("calibration");
     MacroParameters p;
     try {
@@ -50,9 +51,10 @@ MacroParameters read_calibration(const std::string& path, int segments) {
             throw CalibrationError(fmt::format("{}: /calibration/rf is not a square table", path));
         const int n = static_cast<int>(rf.dims[0]);
         if (n < segments)
-            throw CalibrationError(fmt::format("{}: the RF table covers T <= {} segments, but {} are needed; "
-                                               "calibrate again with T_max >= {}",
-                                               path, n, segments, segments));
+            throw CalibrationError(
+                fmt::format("{}: the RF table covers T <= {} segments, but {} are needed; "
+                            "calibrate again with T_max >= {}",
+                            path, n, segments, segments));
         p.rf.resize(n, n);
         for (int r = 0; r < n; ++r)
             for (int c = 0; c < n; ++c) p.rf(r, c) = rf.data[r * n + c];

@@ -21,9 +21,9 @@ struct CalibrationError : std::runtime_error {
 };
 
 struct MacroParameters {
-    Eigen::MatrixXd rf;  // [T_max x T_max]; row T-1 holds RF(1..T, T)
-    double scale = 0.1;  // position-decay scale per token
-    double alpha = 0.25; // calcium exponent
+    Eigen::MatrixXd rf;   // [T_max x T_max]; row T-1 holds RF(1..T, T)
+    double scale = 0.1;   // position-decay scale per token
+    double alpha = 0.25;  // calcium exponent
     bool calibrated = false;
     std::string source;  // the file, or "fall-back (no calibration)"
 

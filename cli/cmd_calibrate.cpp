@@ -17,9 +17,10 @@ void run_calibration(const std::string& config_path, bool demo, const std::strin
 }
 
 void add_calibrate(CLI::App& app) {
-    auto* cmd = app.add_subcommand(
-        "calibrate", "Fit the macro model (retention factors, position-decay scale, calcium exponent alpha) from "
-                     "simulations or existing run files into a calibration file");
+    auto* cmd =
+        app.add_subcommand("calibrate",
+                           "Fit the macro model (retention factors, position-decay scale, calcium exponent alpha) from "
+                           "simulations or existing run files into a calibration file");
     struct Opts {
         std::string config, out;
         bool demo = false, force = false;

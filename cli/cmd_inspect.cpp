@@ -43,9 +43,11 @@ herr_t print_object(hid_t loc, const char* name, const H5O_info_t* info, void*) 
     std::string value;
     if (dims.empty()) {  // scalars: show the value (summaries)
         double v = 0;
-        if (H5Dread(d.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) >= 0) value = fmt::format(" = {:.6g}", v);
+        if (H5Dread(d.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) >= 0)
+            value = fmt::format(" = {:.6g}", v);
     }
-    fmt::print("{}{}{} [{}]{}\n", indent, base, value, shape.empty() ? "scalar" : shape, units.empty() ? "" : " " + units);
+    fmt::print("{}{}{} [{}]{}\n", indent, base, value, shape.empty() ? "scalar" : shape,
+               units.empty() ? "" : " " + units);
     return 0;
 }
 
@@ -55,7 +57,8 @@ void inspect(const std::string& path, bool show_config) {
     fmt::print("{}\n", path);
     for (const char* a : {"tool", "tool_version", "git_commit", "created_utc", "command_line", "status"})
         if (root.has_attr(a)) fmt::print("  {}: {}\n", a, root.attr_string(a));
-    if (show_config && root.has_attr("config")) fmt::print("--- resolved config ---\n{}\n---\n", root.attr_string("config"));
+    if (show_config && root.has_attr("config"))
+        fmt::print("--- resolved config ---\n{}\n---\n", root.attr_string("config"));
     H5Ovisit(root.id(), H5_INDEX_NAME, H5_ITER_INC, print_object, nullptr);
 }
 

@@ -15,9 +15,10 @@ namespace rmaat::cli {
 // The whole chain from one config. Today: simulate (when the config has [network] or [calcium]),
 // then calibrate (when it has [calibration]); training and evaluation join as they land (SPEC 7).
 void add_pipeline(CLI::App& app) {
-    auto* cmd = app.add_subcommand(
-        "pipeline", "Run the chain from one config into a directory (with no config: the built-in demo). "
-                    "Stages available now: simulate -> calibrate");
+    auto* cmd =
+        app.add_subcommand("pipeline",
+                           "Run the chain from one config into a directory (with no config: the built-in demo). "
+                           "Stages available now: simulate -> calibrate");
     struct Opts {
         std::string config, out = "demo";
         bool force = true;
@@ -29,8 +30,8 @@ void add_pipeline(CLI::App& app) {
         if (mkdir(o->out.c_str(), 0755) != 0 && errno != EEXIST)
             throw std::runtime_error(fmt::format("cannot create directory '{}': {}", o->out, std::strerror(errno)));
         const bool demo = o->config.empty();
-        const Config cfg = demo ? Config::from_string(sim::demo_config_text(), "<built-in demo>")
-                                : Config::from_file(o->config);
+        const Config cfg =
+            demo ? Config::from_string(sim::demo_config_text(), "<built-in demo>") : Config::from_file(o->config);
         const bool has_sim = cfg.root().has("network") || cfg.root().has("calcium");
         const bool has_calib = cfg.root().has("calibration");
         if (!has_sim && !has_calib) throw ConfigError(o->config + ": no [network], [calcium] or [calibration] table");

@@ -5,11 +5,11 @@
 
 #include "cli/commands.hpp"
 #include "core/config.hpp"
-#include "macro_model/fit.hpp"
 #include "core/h5_store.hpp"
 #include "core/log.hpp"
 #include "core/progress.hpp"
 #include "core/provenance.hpp"
+#include "macro_model/fit.hpp"
 #include "rmaat/version.hpp"
 #include "sim/ode_driver.hpp"
 
@@ -29,8 +29,9 @@ int main(int argc, char** argv) {
     rmaat::cli::add_inspect(app);
     rmaat::cli::add_bench(app);
     app.parse_complete_callback([&] {
-        rmaat::log::set_level(quiet ? rmaat::log::Level::error
-                                    : verbose ? rmaat::log::Level::debug : rmaat::log::Level::info);
+        rmaat::log::set_level(quiet     ? rmaat::log::Level::error
+                              : verbose ? rmaat::log::Level::debug
+                                        : rmaat::log::Level::info);
         rmaat::Progress::set_enabled_globally(!quiet && !no_progress);
     });
 

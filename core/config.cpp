@@ -22,8 +22,7 @@ bool Range::contains(double v) const {
 
 std::string Range::describe() const {
     const bool has_lo = std::isfinite(lo), has_hi = std::isfinite(hi);
-    if (has_lo && has_hi)
-        return fmt::format("in {}{}, {}{}", lo_open ? "(" : "[", lo, hi, hi_open ? ")" : "]");
+    if (has_lo && has_hi) return fmt::format("in {}{}, {}{}", lo_open ? "(" : "[", lo, hi, hi_open ? ")" : "]");
     if (has_lo) return fmt::format("{} {}", lo_open ? ">" : ">=", lo);
     if (has_hi) return fmt::format("{} {}", hi_open ? "<" : "<=", hi);
     return "finite";
@@ -33,8 +32,8 @@ struct ConfigSection::State {
     std::string source;
     toml::table doc;
     toml::table resolved;
-    std::set<std::string> used_keys;      // dotted paths of values asked for
-    std::set<std::string> used_sections;  // dotted paths of tables opened
+    std::set<std::string> used_keys;         // dotted paths of values asked for
+    std::set<std::string> used_sections;     // dotted paths of tables opened
     std::set<std::string> ignored_sections;  // top-level tables another stage reads
 };
 
@@ -114,7 +113,9 @@ ConfigError ConfigSection::error(std::string_view key, std::string_view reason) 
     return ConfigError(fmt::format("{}: {}: {}", state_->source, full, reason));
 }
 
-bool ConfigSection::has(std::string_view key) const { return find_node(state_->doc, full_key(key)) != nullptr; }
+bool ConfigSection::has(std::string_view key) const {
+    return find_node(state_->doc, full_key(key)) != nullptr;
+}
 
 ConfigSection ConfigSection::section(std::string_view name) const {
     const std::string full = full_key(name);
@@ -195,14 +196,14 @@ std::vector<double> ConfigSection::get_double_array(std::string_view key, std::v
         v.clear();
         for (size_t i = 0; i < a->size(); ++i) {
             const toml::node& e = *a->get(i);
-            if (!e.is_number())
-                throw error(key, fmt::format("element {}: expected a number, got {}", i, type_name(e)));
+            if (!e.is_number()) throw error(key, fmt::format("element {}: expected a number, got {}", i, type_name(e)));
             v.push_back(e.value<double>().value());
         }
     }
     for (size_t i = 0; i < v.size(); ++i)
         if (!element_range.contains(v[i]))
-            throw error(key, fmt::format("element {} = {} out of range: must be {}", i, v[i], element_range.describe()));
+            throw error(key,
+                        fmt::format("element {} = {} out of range: must be {}", i, v[i], element_range.describe()));
     toml::array out;
     for (double d : v) out.push_back(d);
     put_resolved(state_->resolved, full, std::move(out));
@@ -220,8 +221,7 @@ std::vector<std::string> ConfigSection::get_string_array(std::string_view key, s
         v.clear();
         for (size_t i = 0; i < a->size(); ++i) {
             const toml::node& e = *a->get(i);
-            if (!e.is_string())
-                throw error(key, fmt::format("element {}: expected a string, got {}", i, type_name(e)));
+            if (!e.is_string()) throw error(key, fmt::format("element {}: expected a string, got {}", i, type_name(e)));
             v.push_back(e.value<std::string>().value());
         }
     }
@@ -254,11 +254,17 @@ Config Config::from_file(const std::string& path) {
     return from_string(ss.str(), path);
 }
 
-ConfigSection Config::root() const { return ConfigSection(state_, ""); }
+ConfigSection Config::root() const {
+    return ConfigSection(state_, "");
+}
 
-const std::string& Config::source_name() const { return state_->source; }
+const std::string& Config::source_name() const {
+    return state_->source;
+}
 
-void Config::ignore_section(const std::string& name) const { state_->ignored_sections.insert(name); }
+void Config::ignore_section(const std::string& name) const {
+    state_->ignored_sections.insert(name);
+}
 
 void Config::check_all_used() const {
     const auto& st = *state_;
@@ -284,7 +290,7 @@ void Config::check_all_used() const {
         return best.empty() ? "" : fmt::format(" (did you mean '{}'?)", best);
     };
     std::function<void(const toml::table&, const std::string&)> walk = [&](const toml::table& t,
-                                                                            const std::string& prefix) {
+                                                                           const std::string& prefix) {
         for (const auto& [k, node] : t) {
             const std::string name(k.str());
             const std::string full = prefix.empty() ? name : prefix + "." + name;

@@ -46,7 +46,9 @@ void set_units(hid_t obj, const std::string& units) {
 
 }  // namespace
 
-void silence_library_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+void silence_library_errors() {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
 
 Handle& Handle::operator=(Handle&& o) noexcept {
     if (this != &o) {
@@ -78,10 +80,10 @@ AppendableDataset::AppendableDataset(hid_t parent, const std::string& name, cons
                  H5Sclose);
     Handle plist(check(H5Pcreate(H5P_DATASET_CREATE), "plist"), H5Pclose);
     check_status(H5Pset_chunk(plist.get(), static_cast<int>(chunk.size()), chunk.data()), "set chunk");
-    dset_ = Handle(check(H5Dcreate2(parent, name.c_str(), H5T_NATIVE_DOUBLE, space.get(), H5P_DEFAULT, plist.get(),
-                                    H5P_DEFAULT),
-                         "create dataset " + name),
-                   H5Dclose);
+    dset_ = Handle(
+        check(H5Dcreate2(parent, name.c_str(), H5T_NATIVE_DOUBLE, space.get(), H5P_DEFAULT, plist.get(), H5P_DEFAULT),
+              "create dataset " + name),
+        H5Dclose);
     set_units(dset_.get(), units);
     buffer_.reserve(chunk_rows_ * row_size_);
 }
@@ -126,10 +128,10 @@ Group Group::group(const std::string& name) const {
     if (has(name)) return open_group(name);
     Handle lcpl(check(H5Pcreate(H5P_LINK_CREATE), "plist"), H5Pclose);
     H5Pset_create_intermediate_group(lcpl.get(), 1);
-    return Group(Handle(check(H5Gcreate2(h_.get(), name.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT),
-                              "create group " + full),
-                        H5Gclose),
-                 full);
+    return Group(
+        Handle(check(H5Gcreate2(h_.get(), name.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), "create group " + full),
+               H5Gclose),
+        full);
 }
 
 Group Group::open_group(const std::string& name) const {
@@ -182,7 +184,9 @@ void Group::attr(const std::string& name, const std::vector<double>& value) cons
     write_numeric_attr(h_.get(), name, H5T_NATIVE_DOUBLE, value.data(), {value.size()}, path_);
 }
 
-bool Group::has_attr(const std::string& name) const { return H5Aexists(h_.get(), name.c_str()) > 0; }
+bool Group::has_attr(const std::string& name) const {
+    return H5Aexists(h_.get(), name.c_str()) > 0;
+}
 
 static std::string read_string_attr(hid_t obj, const std::string& name, const std::string& where) {
     if (H5Aexists(obj, name.c_str()) <= 0) throw Error(fmt::format("HDF5: {} has no attribute '{}'", where, name));
@@ -208,7 +212,9 @@ static std::string read_string_attr(hid_t obj, const std::string& name, const st
     return out;
 }
 
-std::string Group::attr_string(const std::string& name) const { return read_string_attr(h_.get(), name, path_); }
+std::string Group::attr_string(const std::string& name) const {
+    return read_string_attr(h_.get(), name, path_);
+}
 
 double Group::attr_double(const std::string& name) const {
     if (!has_attr(name)) throw Error(fmt::format("HDF5: {} has no attribute '{}'", path_, name));
@@ -221,23 +227,22 @@ double Group::attr_double(const std::string& name) const {
 void Group::write(const std::string& name, const std::vector<double>& data, const std::vector<hsize_t>& dims,
                   const std::string& units) const {
     Handle space = make_space(dims);
-    Handle d(check(H5Dcreate2(h_.get(), name.c_str(), H5T_NATIVE_DOUBLE, space.get(), H5P_DEFAULT, H5P_DEFAULT,
-                              H5P_DEFAULT),
-                   "create dataset " + path_ + "/" + name),
-             H5Dclose);
+    Handle d(
+        check(H5Dcreate2(h_.get(), name.c_str(), H5T_NATIVE_DOUBLE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+              "create dataset " + path_ + "/" + name),
+        H5Dclose);
     if (!data.empty())
-        check_status(H5Dwrite(d.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()),
-                     "write " + name);
+        check_status(H5Dwrite(d.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), "write " + name);
     set_units(d.get(), units);
 }
 
 void Group::write(const std::string& name, const std::vector<std::int64_t>& data, const std::vector<hsize_t>& dims,
                   const std::string& units) const {
     Handle space = make_space(dims);
-    Handle d(check(H5Dcreate2(h_.get(), name.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT, H5P_DEFAULT,
-                              H5P_DEFAULT),
-                   "create dataset " + path_ + "/" + name),
-             H5Dclose);
+    Handle d(
+        check(H5Dcreate2(h_.get(), name.c_str(), H5T_NATIVE_INT64, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+              "create dataset " + path_ + "/" + name),
+        H5Dclose);
     if (!data.empty())
         check_status(H5Dwrite(d.get(), H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), "write " + name);
     set_units(d.get(), units);
@@ -313,7 +318,9 @@ Group File::root() const {
     return Group(Handle(check(H5Gopen2(file_.get(), "/", H5P_DEFAULT), "open root group"), H5Gclose), "/");
 }
 
-void File::flush() const { check_status(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "flush " + work_path_); }
+void File::flush() const {
+    check_status(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), "flush " + work_path_);
+}
 
 void File::discard() {
     if (!writable_) return;

@@ -12,12 +12,20 @@ Level level();
 void write(Level l, const std::string& msg);
 
 template <typename... A>
-void info(fmt::format_string<A...> f, A&&... a) { write(Level::info, fmt::format(f, std::forward<A>(a)...)); }
+void info(fmt::format_string<A...> f, A&&... a) {
+    write(Level::info, fmt::format(f, std::forward<A>(a)...));
+}
 template <typename... A>
-void warn(fmt::format_string<A...> f, A&&... a) { write(Level::warn, fmt::format(f, std::forward<A>(a)...)); }
+void warn(fmt::format_string<A...> f, A&&... a) {
+    write(Level::warn, fmt::format(f, std::forward<A>(a)...));
+}
 template <typename... A>
-void error(fmt::format_string<A...> f, A&&... a) { write(Level::error, fmt::format(f, std::forward<A>(a)...)); }
+void error(fmt::format_string<A...> f, A&&... a) {
+    write(Level::error, fmt::format(f, std::forward<A>(a)...));
+}
 template <typename... A>
-void debug(fmt::format_string<A...> f, A&&... a) { write(Level::debug, fmt::format(f, std::forward<A>(a)...)); }
+void debug(fmt::format_string<A...> f, A&&... a) {
+    write(Level::debug, fmt::format(f, std::forward<A>(a)...));
+}
 
 }  // namespace rmaat::log

@@ -20,13 +20,22 @@ std::string format_duration(double s) {
 }
 }  // namespace
 
-void Progress::set_enabled_globally(bool on) { g_enabled = on; }
+void Progress::set_enabled_globally(bool on) {
+    g_enabled = on;
+}
 
 Progress::Progress(std::string label, double total, std::string unit, bool enabled)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total), enabled_(enabled && g_enabled),
-      tty_(isatty(STDERR_FILENO) != 0), start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
+    : label_(std::move(label)),
+      unit_(std::move(unit)),
+      total_(total),
+      enabled_(enabled && g_enabled),
+      tty_(isatty(STDERR_FILENO) != 0),
+      start_(std::chrono::steady_clock::now()),
+      last_draw_(start_) {}
 
-Progress::~Progress() { finish(); }
+Progress::~Progress() {
+    finish();
+}
 
 void Progress::update(double done) {
     if (!enabled_ || finished_) return;
@@ -63,8 +72,8 @@ void Progress::draw(double done, bool final) {
                    format_duration(elapsed), final ? "00:00" : format_duration(eta));
         if (final) fmt::print(stderr, "\n");
     } else {
-        fmt::print(stderr, "{}: {:.1f}% ({:.4g}/{:.4g} {}), {:.3g} {}/s, elapsed {}, eta {}\n", label_, 100 * frac, done,
-                   total_, unit_, rate, unit_, format_duration(elapsed), final ? "00:00" : format_duration(eta));
+        fmt::print(stderr, "{}: {:.1f}% ({:.4g}/{:.4g} {}), {:.3g} {}/s, elapsed {}, eta {}\n", label_, 100 * frac,
+                   done, total_, unit_, rate, unit_, format_duration(elapsed), final ? "00:00" : format_duration(eta));
     }
     std::fflush(stderr);
 }

@@ -16,7 +16,9 @@ void set_command_line(int argc, char** argv) {
     g_command_line = s;
 }
 
-const std::string& command_line() { return g_command_line; }
+const std::string& command_line() {
+    return g_command_line;
+}
 
 std::string utc_now_iso8601() {
     std::time_t t = std::time(nullptr);

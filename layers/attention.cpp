@@ -8,7 +8,9 @@
 
 namespace rmaat::layers {
 
-torch::Tensor phi(const torch::Tensor& z) { return torch::elu(z) + 1.0; }
+torch::Tensor phi(const torch::Tensor& z) {
+    return torch::elu(z) + 1.0;
+}
 
 void AttentionOptions::validate() const {
     auto fail = [](const std::string& what) { throw std::invalid_argument("attention: " + what); };
@@ -76,14 +78,14 @@ torch::Tensor AttentionImpl::astro(const torch::Tensor& q_in, const torch::Tenso
     if (!linear && opt_.astro_term) {
         TORCH_CHECK(W_R.size(1) >= N, "attention: input of ", N, " tokens exceeds the span ", W_R.size(1), " of W_R");
         auto R = (R_phi.defined() ? R_phi : astro_features()).to(acc).narrow(1, 0, N);  // [H, N, m]
-        Hm = Hm + torch::matmul(R.transpose(-2, -1), v);                               // + H_astro / c
+        Hm = Hm + torch::matmul(R.transpose(-2, -1), v);                                // + H_astro / c
     }
     Hm = Hm * c;
     if (opt_.sigmoid_on_H && !linear) Hm = torch::sigmoid(Hm);
     // g = (sum_n phi(k_n))^alpha; a sample with no real token has a zero sum: keep pow's gradient finite.
     auto ksum = pk.sum(-2);  // [B, H, m]
     auto g = linear || opt_.alpha == 1.0 ? ksum : ksum.clamp_min(std::numeric_limits<float>::min()).pow(opt_.alpha);
-    auto num = torch::matmul(pq, Hm);                                     // [B, H, N, dh]
+    auto num = torch::matmul(pq, Hm);                                        // [B, H, N, dh]
     auto den = (pq * g.unsqueeze(-2)).sum(-1, /*keepdim=*/true) + opt_.eps;  // [B, H, N, 1]
     return (num / den).to(q_in.scalar_type());
 }

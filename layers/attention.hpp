@@ -18,15 +18,15 @@ struct AttentionOptions {
     std::string kind = "astro";  // "astro", "linear", "softmax"
     int64_t d_model = 128;
     int64_t n_heads = 4;
-    int64_t qk_dim = 0;        // m, query/key width per head; 0: d_model / n_heads
-    int64_t span = 512;        // first dimension of W_R: the longest input (memory + segment)
-    double alpha = 0.25;       // exponent of the normaliser g (calibration, else 0.25)
-    double scale = 0.1;        // position-decay scale per token (calibration, else 0.1)
-    bool astro_term = true;    // H_astro on/off
-    bool sigmoid_on_H = false; // sigmoid on H_neuron + H_astro
-    double inv_m = 0.0;        // c; 0: 1/m. Scales H only, not the denominator.
+    int64_t qk_dim = 0;         // m, query/key width per head; 0: d_model / n_heads
+    int64_t span = 512;         // first dimension of W_R: the longest input (memory + segment)
+    double alpha = 0.25;        // exponent of the normaliser g (calibration, else 0.25)
+    double scale = 0.1;         // position-decay scale per token (calibration, else 0.1)
+    bool astro_term = true;     // H_astro on/off
+    bool sigmoid_on_H = false;  // sigmoid on H_neuron + H_astro
+    double inv_m = 0.0;         // c; 0: 1/m. Scales H only, not the denominator.
     double eps = 1e-6;
-    double dropout = 0.0;      // on the attention output, before the output projection
+    double dropout = 0.0;  // on the attention output, before the output projection
 
     int64_t head_dim() const { return d_model / n_heads; }
     int64_t m() const { return qk_dim > 0 ? qk_dim : head_dim(); }

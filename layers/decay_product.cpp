@@ -58,7 +58,9 @@ struct DecayProduct : public torch::autograd::Function<DecayProduct> {
 
 }  // namespace
 
-torch::Tensor decay_product(const torch::Tensor& W, double scale) { return DecayProduct::apply(W, scale); }
+torch::Tensor decay_product(const torch::Tensor& W, double scale) {
+    return DecayProduct::apply(W, scale);
+}
 
 torch::Tensor decay_product_dense(const torch::Tensor& W, double scale) {
     const int64_t N = W.size(-2);

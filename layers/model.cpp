@@ -52,9 +52,10 @@ ModelImpl::ModelImpl(const ModelOptions& opt, const calib::MacroParameters& macr
     if (opt_.kind == "rmaat" && opt_.retention != "none") {
         const int64_t T = opt_.segments(opt_.max_len);
         if (macro_.T_max() < T)
-            throw calib::CalibrationError(fmt::format(
-                "model: max_len = {} in segments of {} needs RF for T = {} segments, but the table of {} covers T <= {}",
-                opt_.max_len, opt_.segment_length, T, macro_.source, macro_.T_max()));
+            throw calib::CalibrationError(
+                fmt::format("model: max_len = {} in segments of {} needs RF for T = {} segments, but the table of {} "
+                            "covers T <= {}",
+                            opt_.max_len, opt_.segment_length, T, macro_.source, macro_.T_max()));
     }
     const bool cls_token = !opt_.recurrent() && opt_.pooling == "cls";
     token_embedding = register_module("token_embedding", torch::nn::Embedding(opt_.vocab_size, d));
@@ -110,8 +111,8 @@ torch::Tensor ModelImpl::run_layers(torch::Tensor h, const torch::Tensor& mask,
     return h;
 }
 
-torch::Tensor ModelImpl::encode_segment(const torch::Tensor& mem, const torch::Tensor& tokens, const torch::Tensor& mask,
-                                        const std::vector<torch::Tensor>& features) {
+torch::Tensor ModelImpl::encode_segment(const torch::Tensor& mem, const torch::Tensor& tokens,
+                                        const torch::Tensor& mask, const std::vector<torch::Tensor>& features) {
     const int64_t B = tokens.size(0), n = tokens.size(1);
     auto pos = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(tokens.device()));
     auto h = drop(token_embedding(tokens) + position_embedding(pos).unsqueeze(0));

@@ -36,9 +36,9 @@ struct ModelOptions {
     int64_t d_ff = 512;
     double dropout = 0.1;
     bool pre_ln = false;
-    int64_t max_len = 1024;         // longest input sequence (tokens)
-    int64_t segment_length = 128;   // recurrent kinds
-    int64_t memory_tokens = 16;     // M, recurrent kinds
+    int64_t max_len = 1024;           // longest input sequence (tokens)
+    int64_t segment_length = 128;     // recurrent kinds
+    int64_t memory_tokens = 16;       // M, recurrent kinds
     std::string retention = "paper";  // paper, blend, none (rmaat; rlt and rmt use none)
     std::string pooling = "mean";     // mean, cls
     std::string head = "classify";    // classify, match (two documents)
@@ -55,7 +55,7 @@ struct ModelOptions {
 };
 
 struct ModelOutput {
-    torch::Tensor logits;            // [B, n_classes]
+    torch::Tensor logits;               // [B, n_classes]
     std::vector<torch::Tensor> memory;  // mem_1 .. mem_T (after retention), recurrent kinds
 };
 
@@ -70,14 +70,15 @@ public:
                         const torch::Tensor& mask2 = {});
 
     // Building blocks for trainers (AMRB replays segments one at a time).
-    torch::Tensor initial_memory(int64_t batch) const;   // [B, M, d]
-    std::vector<torch::Tensor> astro_features() const;   // per layer, once per step
+    torch::Tensor initial_memory(int64_t batch) const;  // [B, M, d]
+    std::vector<torch::Tensor> astro_features() const;  // per layer, once per step
     // One segment: returns the last layer's outputs [B, M + n, d] for [mem ; x_t].
     torch::Tensor encode_segment(const torch::Tensor& memory, const torch::Tensor& tokens, const torch::Tensor& mask,
                                  const std::vector<torch::Tensor>& features);
     torch::Tensor retain(const torch::Tensor& new_memory, const torch::Tensor& old_memory, int64_t t, int64_t T) const;
     // Sequence representation [B, d] of one document.
-    torch::Tensor encode(const torch::Tensor& tokens, const torch::Tensor& mask, std::vector<torch::Tensor>* memories = nullptr);
+    torch::Tensor encode(const torch::Tensor& tokens, const torch::Tensor& mask,
+                         std::vector<torch::Tensor>* memories = nullptr);
 
     const ModelOptions& options() const { return opt_; }
     const calib::MacroParameters& macro() const { return macro_; }

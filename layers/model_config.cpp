@@ -35,7 +35,8 @@ ModelConfig read_model_config(const ConfigSection& s, const std::string& config_
     if (!cal.empty() && cal.front() != '/' && !config_dir.empty()) cal = config_dir + "/" + cal;
     c.calibration = cal;
     if (o.recurrent() && o.pooling == "cls" && o.memory_tokens == 0)
-        throw s.error("pooling", "\"cls\" of a recurrent model reads the first memory slot: memory_tokens must be >= 1");
+        throw s.error("pooling",
+                      "\"cls\" of a recurrent model reads the first memory slot: memory_tokens must be >= 1");
     try {
         o.validate();  // the remaining cross-field checks
     } catch (const std::invalid_argument& e) {

@@ -21,7 +21,7 @@ namespace rmaat::layers {
 
 struct ModelConfig {
     ModelOptions options;
-    std::string calibration;  // path, "" for the fall-back
+    std::string calibration;             // path, "" for the fall-back
     std::optional<double> alpha, scale;  // overrides
 };
 

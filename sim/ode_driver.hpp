@@ -52,9 +52,9 @@ using Interpolator = std::function<void(double t, State& out)>;
 using StepObserver = std::function<std::optional<double>(double t_prev, double t_now, const Interpolator& at)>;
 
 struct SegmentResult {
-    double t_end;    // t1, or the event time
-    bool stopped;    // true when the observer ended the segment early
-    long steps;      // accepted steps
+    double t_end;  // t1, or the event time
+    bool stopped;  // true when the observer ended the segment early
+    long steps;    // accepted steps
 };
 
 // Integrates y from t0 towards t1; on return y is the state at result.t_end.

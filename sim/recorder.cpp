@@ -39,7 +39,9 @@ void MemoryRecorder::array(const std::string& name, const Eigen::MatrixXd& value
     array_units_[name] = units;
 }
 
-void MemoryRecorder::info(const std::string& name, const std::string& value) { infos_[name] = value; }
+void MemoryRecorder::info(const std::string& name, const std::string& value) {
+    infos_[name] = value;
+}
 
 const Eigen::MatrixXd& MemoryRecorder::array_value(const std::string& name) const {
     auto it = arrays_.find(name);
@@ -59,7 +61,9 @@ const MemoryRecorder::Stream& MemoryRecorder::stream(const std::string& name) co
     return it->second;
 }
 
-const std::vector<double>& MemoryRecorder::times(const std::string& name) const { return stream(name).times; }
+const std::vector<double>& MemoryRecorder::times(const std::string& name) const {
+    return stream(name).times;
+}
 
 Eigen::MatrixXd MemoryRecorder::column(const std::string& name, const std::string& col) const {
     const Stream& s = stream(name);
@@ -122,7 +126,9 @@ void H5Recorder::array(const std::string& name, const Eigen::MatrixXd& value, co
     group_.write(name, data, {static_cast<hsize_t>(value.rows()), static_cast<hsize_t>(value.cols())}, units);
 }
 
-void H5Recorder::info(const std::string& name, const std::string& value) { group_.attr(name, value); }
+void H5Recorder::info(const std::string& name, const std::string& value) {
+    group_.attr(name, value);
+}
 
 void H5Recorder::flush() {
     for (auto& [name, s] : streams_) {

@@ -13,10 +13,12 @@
 
 namespace rmaat::sim {
 
-const char* demo_config_text() { return kDemoConfigToml; }
+const char* demo_config_text() {
+    return kDemoConfigToml;
+}
 
-void simulate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path,
-                      bool show_progress, bool check_only) {
+void simulate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path, bool show_progress,
+                      bool check_only) {
     const ConfigSection root = cfg.root();
     const ConfigSection run = root.section("run");
     std::vector<std::string> present;

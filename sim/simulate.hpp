@@ -17,7 +17,7 @@ const char* demo_config_text();
 // On an integration error the run file keeps what was recorded, is marked status = "failed: ..." and
 // committed under its final name, and the error is rethrown.
 // With check_only, stops after reading and validating (nothing is written).
-void simulate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path,
-                      bool show_progress, bool check_only = false);
+void simulate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path, bool show_progress,
+                      bool check_only = false);
 
 }  // namespace rmaat::sim

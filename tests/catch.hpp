@@ -10,7 +10,9 @@ using Catch::Approx;
 #include <catch2/catch.hpp>
 namespace Catch::Matchers {
 // v3 renamed the substring matcher.
-inline StdString::ContainsMatcher ContainsSubstring(const std::string& s) { return Contains(s); }
+inline StdString::ContainsMatcher ContainsSubstring(const std::string& s) {
+    return Contains(s);
+}
 }  // namespace Catch::Matchers
 using Catch::Detail::Approx;
 #endif

@@ -35,7 +35,9 @@ RefState axpy(const RefState& y, double a, const RefState& k) {
             y.ca + a * k.ca, y.h + a * k.h,   y.xa + a * k.xa, y.glio + a * k.glio, y.q + a * k.q};
 }
 
-double sq(double x) { return x * x; }
+double sq(double x) {
+    return x * x;
+}
 
 RefState deriv(const CalciumParams& p, const RefState& y) {
     RefState d;
@@ -135,7 +137,9 @@ CalciumRunConfig run_config(double rate, double duration = 300.0) {
     return c;
 }
 
-double last(const Eigen::MatrixXd& col) { return col(col.rows() - 1, 0); }
+double last(const Eigen::MatrixXd& col) {
+    return col(col.rows() - 1, 0);
+}
 
 }  // namespace
 

@@ -19,7 +19,7 @@ namespace {
 const std::string dir = RMAAT_BINARY_DIR;
 
 bool exists(const std::string& p) {
-    struct stat st{};
+    struct stat st {};
     return stat(p.c_str(), &st) == 0;
 }
 
@@ -31,7 +31,9 @@ rates_hz = [1.0, 2.0, 5.0, 10.0]
 cycles = 32
 )";
 
-std::vector<double> read1(const h5::Group& g, const std::string& name) { return g.read(name).data; }
+std::vector<double> read1(const h5::Group& g, const std::string& name) {
+    return g.read(name).data;
+}
 
 }  // namespace
 
@@ -122,9 +124,10 @@ TEST_CASE("calibrating from run files gives what simulating gives", "[calibratio
         sim::simulate_to_file(Config::from_string(toml, "run.toml"), "", path, false);
     };
     simulate("[network]\ncycles = 32\n", dir + "/cal_ltp.h5");
-    simulate("[network]\nn_pre = 1\nn_post = 33\ncycles = 1\n[network.geometry]\nkind = \"line\"\n"
-             "[network.protocol]\nkind = \"focal\"\n",
-             dir + "/cal_spatial.h5");
+    simulate(
+        "[network]\nn_pre = 1\nn_post = 33\ncycles = 1\n[network.geometry]\nkind = \"line\"\n"
+        "[network.protocol]\nkind = \"focal\"\n",
+        dir + "/cal_spatial.h5");
     const std::vector<std::string> rates{"0", "1", "2", "5", "10"};
     std::string runs;
     for (const auto& r : rates) {
@@ -142,7 +145,8 @@ TEST_CASE("calibrating from run files gives what simulating gives", "[calibratio
     CHECK_THAT(from_runs.scale, WithinRel(simulated.scale, 1e-12));
     CHECK_THAT(from_runs.alpha, WithinRel(simulated.alpha, 1e-12));
     h5::File f = h5::File::open_read(dir + "/calib_runs.h5");
-    CHECK_THAT(f.root().open_group("calibration/inputs").attr_string("ltp"), ContainsSubstring("cal_ltp.h5; git_commit"));
+    CHECK_THAT(f.root().open_group("calibration/inputs").attr_string("ltp"),
+               ContainsSubstring("cal_ltp.h5; git_commit"));
 }
 
 TEST_CASE("bad calibration input: clear errors, no calibration file left behind", "[calibration][errors]") {
@@ -160,19 +164,21 @@ TEST_CASE("bad calibration input: clear errors, no calibration file left behind"
         CHECK_FALSE(exists(out + ".partial"));
     };
     SECTION("a run file without the needed traces") {
-        sim::simulate_to_file(Config::from_string("[calcium]\nduration_s = 10.0\n", "ca.toml"), "", dir + "/cal_only_ca.h5",
-                              false);
+        sim::simulate_to_file(Config::from_string("[calcium]\nduration_s = 10.0\n", "ca.toml"), "",
+                              dir + "/cal_only_ca.h5", false);
         expect_error(std::string(kQuick) + "[calibration.inputs]\nltp_run = \"" + dir + "/cal_only_ca.h5\"\n",
                      "cal_only_ca.h5: no /sim/network/ltp (not a network run file)");
         expect_error(std::string(kQuick) + "[calibration.inputs]\ncalcium_runs = [\"" + dir + "/cal_only_ca.h5\"]\n",
                      "no steady mean Ca");
     }
     SECTION("a flat LTP curve") {
-        expect_error(std::string(kQuick) + "[calibration.ltp.protocol]\namplitude = 0.0\n[calibration.ltp.params]\nb = 0.0\n",
-                     "flat");
+        expect_error(
+            std::string(kQuick) + "[calibration.ltp.protocol]\namplitude = 0.0\n[calibration.ltp.params]\nb = 0.0\n",
+            "flat");
     }
     SECTION("an LTP curve shorter than T_max") {
-        expect_error("[calibration]\nT_max = 40\n[calibration.ltp]\ncycles = 32\n", "32 cycles cannot give an LTP curve of T_max = 40");
+        expect_error("[calibration]\nT_max = 40\n[calibration.ltp]\ncycles = 32\n",
+                     "32 cycles cannot give an LTP curve of T_max = 40");
     }
     SECTION("a fit that does not converge") {
         expect_error("[calibration]\nT_max = 32\nmax_iterations = 1\n[calibration.ltp]\ncycles = 32\n", "converge");
@@ -186,9 +192,8 @@ TEST_CASE("reading a calibration: not a calibration, or a table too short", "[ca
     CHECK_THROWS_WITH(calib::read_calibration(dir + "/does-not-exist.h5", 4), ContainsSubstring("does-not-exist.h5"));
     const std::string out = dir + "/calib_short.h5";
     std::remove(out.c_str());
-    calib::calibrate_to_file(Config::from_string("[calibration]\nT_max = 8\nrates_hz = [2.0, 5.0, 10.0]\n", "s.toml"), "",
-                             out, false);
+    calib::calibrate_to_file(Config::from_string("[calibration]\nT_max = 8\nrates_hz = [2.0, 5.0, 10.0]\n", "s.toml"),
+                             "", out, false);
     CHECK_NOTHROW(calib::read_calibration(out, 8));
-    CHECK_THROWS_WITH(calib::read_calibration(out, 16),
-                      ContainsSubstring("covers T <= 8 segments, but 16 are needed"));
+    CHECK_THROWS_WITH(calib::read_calibration(out, 16), ContainsSubstring("covers T <= 8 segments, but 16 are needed"));
 }

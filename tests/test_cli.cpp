@@ -47,7 +47,7 @@ std::string write_file(const std::string& name, const std::string& text) {
 }
 
 bool exists(const std::string& p) {
-    struct stat st{};
+    struct stat st {};
     return stat(p.c_str(), &st) == 0;
 }
 
@@ -91,7 +91,8 @@ TEST_CASE("a run file holds provenance, the resolved config and units, and opens
     CHECK(root.open_group("sim/network").units("positions") == "um");
 
     const Result py = shell("/usr/bin/python3 -c \"import h5py; f = h5py.File('" + out +
-                            "', 'r'); print(f['sim/network/ltp/pl_mean'].shape, f['sim/network/trace/time'].attrs['units'], f.attrs['tool'])\"");
+                            "', 'r'); print(f['sim/network/ltp/pl_mean'].shape, "
+                            "f['sim/network/trace/time'].attrs['units'], f.attrs['tool'])\"");
     INFO(py.output);
     CHECK(py.code == 0);
     CHECK_THAT(py.output, ContainsSubstring("(3,)"));
@@ -121,7 +122,8 @@ TEST_CASE("bad input: clear message, non-zero exit, no run file under the final 
     };
     expect_error("[network]\nn_pre = = 2\n", "bad.toml:2:");
     expect_error("[network]\nn_pre = 2\ntau_n = 0.1\n", "bad.toml:3: unknown key 'network.tau_n'");
-    expect_error("[network.params]\ntau_ps = -1.0\n", "bad.toml:2: network.params.tau_ps: value -1 out of range: must be > 0");
+    expect_error("[network.params]\ntau_ps = -1.0\n",
+                 "bad.toml:2: network.params.tau_ps: value -1 out of range: must be > 0");
     expect_error("[network]\nn_pre = \"two\"\n", "network.n_pre: expected an integer, got a string");
     write_file("coords.txt", "0 0\n1 0\n0 1 2\n1 1\n");
     expect_error("[network]\nn_pre = 2\nn_post = 2\n[network.geometry]\nkind = \"file\"\nfile = \"coords.txt\"\n",
@@ -136,7 +138,8 @@ TEST_CASE("bad input: clear message, non-zero exit, no run file under the final 
     CHECK_THAT(noarg.output, ContainsSubstring("--demo"));
 }
 
-TEST_CASE("a NaN-producing parameter set: error names time and variable, the partial run stays readable", "[cli][errors]") {
+TEST_CASE("a NaN-producing parameter set: error names time and variable, the partial run stays readable",
+          "[cli][errors]") {
     const std::string cfg = write_file("nan.toml", R"([network]
 n_pre = 2
 n_post = 2
@@ -153,8 +156,8 @@ K_gain = 50.0
     const Result r = run("simulate " + cfg + " -o " + out + " --force --no-progress");
     INFO(r.output);
     CHECK(r.code == 1);
-    CHECK_THAT(r.output, ContainsSubstring("non-finite state at t = ") && ContainsSubstring("x[") &&
-                             ContainsSubstring(out));
+    CHECK_THAT(r.output,
+               ContainsSubstring("non-finite state at t = ") && ContainsSubstring("x[") && ContainsSubstring(out));
     REQUIRE(exists(out));
     rmaat::h5::File f = rmaat::h5::File::open_read(out);
     CHECK_THAT(f.root().attr_string("status"), ContainsSubstring("failed: non-finite state"));
@@ -164,8 +167,8 @@ K_gain = 50.0
 }
 
 TEST_CASE("every example config and the built-in demo are valid", "[cli]") {
-    for (const char* name : {"demo.toml", "network_grid.toml", "network_focal_line.toml", "network_coords.toml",
-                             "calcium_1hz.toml"}) {
+    for (const char* name :
+         {"demo.toml", "network_grid.toml", "network_focal_line.toml", "network_coords.toml", "calcium_1hz.toml"}) {
         const Result r = run(std::string("simulate --check ") + RMAAT_SOURCE_DIR + "/examples/" + name);
         INFO(name << ": " << r.output);
         CHECK(r.code == 0);

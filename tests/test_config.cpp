@@ -5,8 +5,8 @@
 using namespace rmaat;
 
 TEST_CASE("values, defaults and the resolved config", "[config]") {
-    const Config c = Config::from_string("top = 3\n[a]\nx = 1.5\nn = 4\nflag = true\nname = \"grid\"\nv = [1, 2.5]\n",
-                                         "t.toml");
+    const Config c =
+        Config::from_string("top = 3\n[a]\nx = 1.5\nn = 4\nflag = true\nname = \"grid\"\nv = [1, 2.5]\n", "t.toml");
     const ConfigSection a = c.section("a");
     CHECK(c.root().get_int("top", 0) == 3);
     CHECK(a.get_double("x", 0.0) == 1.5);
@@ -33,15 +33,17 @@ TEST_CASE("malformed TOML names file, line and column", "[config][errors]") {
 }
 
 TEST_CASE("wrong types and out-of-range values name key and line", "[config][errors]") {
-    const Config c = Config::from_string("[m]\ntau = -1.0\nn = 2.5\nname = 3\nkind = \"cube\"\nv = [1, \"a\"]\nz = nan\n",
-                                         "r.toml");
+    const Config c =
+        Config::from_string("[m]\ntau = -1.0\nn = 2.5\nname = 3\nkind = \"cube\"\nv = [1, \"a\"]\nz = nan\n", "r.toml");
     const ConfigSection m = c.section("m");
     CHECK_THROWS_WITH(m.get_double("tau", 1.0, Range::positive()),
                       ContainsSubstring("r.toml:2: m.tau: value -1 out of range: must be > 0"));
     CHECK_THROWS_WITH(m.get_int("n", 1), ContainsSubstring("r.toml:3: m.n: expected an integer, got a float"));
-    CHECK_THROWS_WITH(m.get_string("name", ""), ContainsSubstring("r.toml:4: m.name: expected a string, got an integer"));
-    CHECK_THROWS_WITH(m.get_string("kind", "grid", {"grid", "line"}),
-                      ContainsSubstring("r.toml:5: m.kind: unknown value \"cube\": expected one of \"grid\", \"line\""));
+    CHECK_THROWS_WITH(m.get_string("name", ""),
+                      ContainsSubstring("r.toml:4: m.name: expected a string, got an integer"));
+    CHECK_THROWS_WITH(
+        m.get_string("kind", "grid", {"grid", "line"}),
+        ContainsSubstring("r.toml:5: m.kind: unknown value \"cube\": expected one of \"grid\", \"line\""));
     CHECK_THROWS_WITH(m.get_double_array("v", {}), ContainsSubstring("r.toml:6: m.v: element 1: expected a number"));
     CHECK_THROWS_WITH(m.get_double("z", 0.0), ContainsSubstring("r.toml:7: m.z: value nan out of range"));
     CHECK_THROWS_WITH(m.get_double("tau", 1.0, Range::closed(0, 1)), ContainsSubstring("must be in [0, 1]"));

@@ -11,7 +11,7 @@ using namespace rmaat;
 
 namespace {
 bool exists(const std::string& p) {
-    struct stat st{};
+    struct stat st {};
     return stat(p.c_str(), &st) == 0;
 }
 const std::string dir = RMAAT_BINARY_DIR;
@@ -70,8 +70,10 @@ TEST_CASE("an uncommitted file never takes the final name", "[h5]") {
 }
 
 TEST_CASE("store errors name the path and the reason", "[h5][errors]") {
-    CHECK_THROWS_WITH(h5::File::create("/nonexistent-dir/run.h5"),
-                      ContainsSubstring("cannot write run file '/nonexistent-dir/run.h5': directory '/nonexistent-dir' does not exist"));
+    CHECK_THROWS_WITH(
+        h5::File::create("/nonexistent-dir/run.h5"),
+        ContainsSubstring(
+            "cannot write run file '/nonexistent-dir/run.h5': directory '/nonexistent-dir' does not exist"));
     CHECK_THROWS_WITH(h5::File::open_read(dir + "/no-such-file.h5"), ContainsSubstring("no-such-file.h5"));
     const std::string text = dir + "/not_hdf5.h5";
     {

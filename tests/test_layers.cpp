@@ -41,10 +41,14 @@ double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
     return (a - b).abs().max().item<double>();
 }
 
-torch::Tensor randn64(at::IntArrayRef shape) { return torch::randn(shape, torch::kFloat64); }
+torch::Tensor randn64(at::IntArrayRef shape) {
+    return torch::randn(shape, torch::kFloat64);
+}
 
 // phi(z) = elu(z) + 1, written independently of the implementation.
-torch::Tensor ref_phi(const torch::Tensor& z) { return torch::where(z > 0, z + 1, torch::exp(z)); }
+torch::Tensor ref_phi(const torch::Tensor& z) {
+    return torch::where(z > 0, z + 1, torch::exp(z));
+}
 
 // Dense P_rel[i][j] = exp(-|i - j| scale), n x n, float64.
 torch::Tensor dense_p_rel(int64_t n, double scale) {
@@ -95,7 +99,7 @@ torch::Tensor ref_linear_attention(AttentionImpl& att, const torch::Tensor& x, c
         fk = fk * keep;
         v = v * keep;
     }
-    auto Hm = r.c * torch::matmul(fk.transpose(-1, -2), v);                                   // [B, H, m, dh]
+    auto Hm = r.c * torch::matmul(fk.transpose(-1, -2), v);  // [B, H, m, dh]
     if (r.R_phi.defined()) Hm = Hm + r.c * torch::matmul(r.R_phi.transpose(-1, -2).unsqueeze(0), v);
     if (r.sigmoid) Hm = torch::sigmoid(Hm);
     auto g = fk.sum(2, true);  // [B, H, 1, m]
@@ -235,9 +239,10 @@ TEST_CASE("alpha = 1 without the astro term is Katharopoulos linear attention ti
     }
 }
 
-TEST_CASE("the full astromorphic formula (astro term over the whole span, alpha = 0.25, padding) matches a "
-          "dense reference",
-          "[layers]") {
+TEST_CASE(
+    "the full astromorphic formula (astro term over the whole span, alpha = 0.25, padding) matches a "
+    "dense reference",
+    "[layers]") {
     torch::manual_seed(2);
     const int64_t B = 3, N = 8, span = 11, H = 3, m = 5;
     const double scale = 0.3;
@@ -314,9 +319,10 @@ TEST_CASE("the full astromorphic formula (astro term over the whole span, alpha 
     }
 }
 
-TEST_CASE("EncoderLayer is residual + LayerNorm + GELU feed-forward, post-LN or pre-LN with a normalised "
-          "attention output",
-          "[layers]") {
+TEST_CASE(
+    "EncoderLayer is residual + LayerNorm + GELU feed-forward, post-LN or pre-LN with a normalised "
+    "attention output",
+    "[layers]") {
     torch::manual_seed(12);
     const auto x = randn64({2, 6, 8});
     const auto mask = make_mask(6, {6, 4});
@@ -345,9 +351,10 @@ TEST_CASE("EncoderLayer is residual + LayerNorm + GELU feed-forward, post-LN or 
     }
 }
 
-TEST_CASE("segment recurrence: [mem_t ; x_t] per segment, retention paper / blend / none with RF(t, T) of the "
-          "padded length, head on each sample's last real segment",
-          "[layers]") {
+TEST_CASE(
+    "segment recurrence: [mem_t ; x_t] per segment, retention paper / blend / none with RF(t, T) of the "
+    "padded length, head on each sample's last real segment",
+    "[layers]") {
     for (const std::string retention : {"paper", "blend", "none"}) {
         DYNAMIC_SECTION(retention) {
             torch::manual_seed(13);
@@ -504,7 +511,8 @@ TEST_CASE("Model gradients match central finite differences for every kind", "[l
             const auto w = randn64({2, o.n_classes});
             check_gradients(
                 [&] {
-                    const auto out = match ? model->forward(tokens, mask, tokens2, mask2) : model->forward(tokens, mask);
+                    const auto out =
+                        match ? model->forward(tokens, mask, tokens2, mask2) : model->forward(tokens, mask);
                     return (out.logits * w).sum();
                 },
                 named_params(*model), 1);
@@ -748,7 +756,9 @@ std::string write_fake_calibration(int n) {
 }  // namespace
 
 TEST_CASE("bad configurations give clear errors", "[layers]") {
-    SECTION("a good one builds") { CHECK_NOTHROW(model_from("max_len = 12\n")); }
+    SECTION("a good one builds") {
+        CHECK_NOTHROW(model_from("max_len = 12\n"));
+    }
     SECTION("unknown attention kind") {
         auto o = tiny_attention("softmx", 8);
         CHECK_THROWS_WITH(o.validate(), ContainsSubstring("kind") && ContainsSubstring("softmx"));

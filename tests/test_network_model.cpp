@@ -100,8 +100,10 @@ TEST_CASE("fast coupling equals dense within its measured bound", "[network][cou
         Geometry g;
         double lambda;
     };
-    std::vector<Case> cases{{Geometry::grid(8, 8, 1.0), 2.0}, {Geometry::grid(5, 13, 0.5), 1.0},
-                            {Geometry::line(4, 10, 1.0), 2.0}, {Geometry::grid(1, 1, 1.0), 2.0}};
+    std::vector<Case> cases{{Geometry::grid(8, 8, 1.0), 2.0},
+                            {Geometry::grid(5, 13, 0.5), 1.0},
+                            {Geometry::line(4, 10, 1.0), 2.0},
+                            {Geometry::grid(1, 1, 1.0), 2.0}};
     for (const auto& c : cases) {
         const Coupling fast(c.g, c.lambda, 0.75, {CouplingOptions::Path::fast});
         const Coupling dense(c.g, c.lambda, 0.75, {CouplingOptions::Path::dense});
@@ -122,7 +124,8 @@ TEST_CASE("sparse coupling on scattered coordinates stays within its a priori bo
     // A jittered 6x6 lattice read as a coordinate geometry.
     Geometry g = Geometry::grid(6, 6, 1.0);
     g.kind = Geometry::Kind::file;
-    for (long k = 0; k < g.n_syn(); ++k) g.positions.row(k) += Eigen::RowVector2d(0.1 * std::sin(k), 0.1 * std::cos(3 * k));
+    for (long k = 0; k < g.n_syn(); ++k)
+        g.positions.row(k) += Eigen::RowVector2d(0.1 * std::sin(k), 0.1 * std::cos(3 * k));
     CouplingOptions opt;
     opt.sparse_cutoff = 0.05;  // coarse on purpose, so something is dropped
     const Coupling fast(g, 2.0, 0.75, opt);
@@ -135,7 +138,8 @@ TEST_CASE("sparse coupling on scattered coordinates stays within its a priori bo
     // |T_s v - T v| <= (w_T / rho) * dropped * |v| plus the change of rho itself.
     const double err = (a - b).lpNorm<Eigen::Infinity>();
     CHECK(err > 0.0);
-    CHECK(err <= 0.75 * fast.a_priori_rel_bound() + std::abs(1 - dense.rho_K() / fast.rho_K()) * b.lpNorm<Eigen::Infinity>() + 1e-12);
+    CHECK(err <= 0.75 * fast.a_priori_rel_bound() +
+                     std::abs(1 - dense.rho_K() / fast.rho_K()) * b.lpNorm<Eigen::Infinity>() + 1e-12);
     CHECK(fast.measured_rel_error() >= err / b.lpNorm<Eigen::Infinity>() * 0.999);
 }
 
@@ -166,7 +170,7 @@ TEST_CASE("steady states: zero without bias or input, fixed point under constant
         NetworkRunConfig c = small_config(3, 3, 1);
         c.protocol.t_on_s = 600.0;  // ~30 tau_pl / gamma_l-limited time scales
         c.protocol.t_off_s = 0.0;
-        c.params.gamma_l = 0.5;     // faster LTP relaxation so 600 s is plenty
+        c.params.gamma_l = 0.5;  // faster LTP relaxation so 600 s is plenty
         c.integrator.rel_tol = 1e-10;
         c.integrator.abs_tol = 1e-12;
         MemoryRecorder rec;
@@ -200,8 +204,7 @@ TEST_CASE("LTP curve over 64 cycles is increasing, concave and saturating", "[ne
     const auto out = run_network(small_config(3, 3, 64), rec);
     REQUIRE(out.ltp.size() == 65);
     for (size_t t = 1; t < out.ltp.size(); ++t) CHECK(out.ltp[t] > out.ltp[t - 1]);
-    for (size_t t = 2; t < out.ltp.size(); ++t)
-        CHECK(out.ltp[t] - out.ltp[t - 1] < out.ltp[t - 1] - out.ltp[t - 2]);
+    for (size_t t = 2; t < out.ltp.size(); ++t) CHECK(out.ltp[t] - out.ltp[t - 1] < out.ltp[t - 1] - out.ltp[t - 2]);
     const double first = out.ltp[1] - out.ltp[0], last = out.ltp[64] - out.ltp[63];
     CHECK(last < 0.05 * first);  // close to saturation
     // An independent NumPy implementation of the same equations gives p(64) = 0.727 (SPEC 3.1).
@@ -241,8 +244,10 @@ TEST_CASE("protocols: random subsets are seeded, focal drive stays local", "[net
         b.on_phase(c, ub, I);
         CHECK(ua == ub);
         CHECK(ua.sum() == 4.0);  // 25% of 16 neurons at amplitude 1
-        if (c == 0) first = ua;
-        else if (ua != first) differs_between_cycles = true;
+        if (c == 0)
+            first = ua;
+        else if (ua != first)
+            differs_between_cycles = true;
     }
     CHECK(differs_between_cycles);
 
@@ -255,7 +260,7 @@ TEST_CASE("protocols: random subsets are seeded, focal drive stays local", "[net
     run_network(c, rec);
     const Eigen::MatrixXd ps = rec.column("stp", "ps");
     for (int d = 1; d < 7; ++d) {
-        CHECK(ps(0, 7 + d) < ps(0, 7 + d - 1));  // decays with distance from the focus
+        CHECK(ps(0, 7 + d) < ps(0, 7 + d - 1));                   // decays with distance from the focus
         CHECK_THAT(ps(0, 7 + d), WithinRel(ps(0, 7 - d), 1e-9));  // symmetric
     }
 }
@@ -276,7 +281,8 @@ TEST_CASE("bad network input gives errors that name the place", "[network][error
             std::ofstream f(path);
             f << "# x y\n0 0\n1 0\n0 x1\n1 1\n";
         }
-        CHECK_THROWS_WITH(Geometry::from_file(path, 2, 2, 1.0), ContainsSubstring("tests_bad_coords.txt:4: 'x1' is not a finite number"));
+        CHECK_THROWS_WITH(Geometry::from_file(path, 2, 2, 1.0),
+                          ContainsSubstring("tests_bad_coords.txt:4: 'x1' is not a finite number"));
         {
             std::ofstream f(path);
             f << "0 0\n1 0\n0 1\n";
@@ -296,8 +302,8 @@ TEST_CASE("bad network input gives errors that name the place", "[network][error
         } catch (const IntegrationError& e) {
             INFO(e.what());
             CHECK(e.time_s > 0.0);
-            CHECK((e.variable.rfind("s[", 0) == 0 || e.variable.rfind("ps[", 0) == 0 || e.variable.rfind("pl[", 0) == 0 ||
-                   e.variable.rfind("x[", 0) == 0 || e.variable.empty()));
+            CHECK((e.variable.rfind("s[", 0) == 0 || e.variable.rfind("ps[", 0) == 0 ||
+                   e.variable.rfind("pl[", 0) == 0 || e.variable.rfind("x[", 0) == 0 || e.variable.empty()));
             CHECK_THAT(std::string(e.what()), ContainsSubstring("t = "));
         }
         CHECK(rec.times("trace").size() >= 1);

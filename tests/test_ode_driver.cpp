@@ -46,18 +46,19 @@ TEST_CASE("an observer can end a segment at a located event", "[ode]") {
     // y' = 1 from 0: stop where y crosses 0.37 (located by bisection on the interpolant).
     const Rhs rhs = [](const State&, State& d, double) { d = State::Ones(1); };
     State y = State::Zero(1);
-    const auto res = integrate_segment(rhs, y, 0.0, 1.0, {}, {}, [](double a, double b, const Interpolator& at) -> std::optional<double> {
-        State s;
-        at(b, s);
-        if (s[0] < 0.37) return std::nullopt;
-        double lo = a, hi = b;
-        for (int i = 0; i < 100; ++i) {
-            const double mid = 0.5 * (lo + hi);
-            at(mid, s);
-            (s[0] < 0.37 ? lo : hi) = mid;
-        }
-        return hi;
-    });
+    const auto res = integrate_segment(rhs, y, 0.0, 1.0, {}, {},
+                                       [](double a, double b, const Interpolator& at) -> std::optional<double> {
+                                           State s;
+                                           at(b, s);
+                                           if (s[0] < 0.37) return std::nullopt;
+                                           double lo = a, hi = b;
+                                           for (int i = 0; i < 100; ++i) {
+                                               const double mid = 0.5 * (lo + hi);
+                                               at(mid, s);
+                                               (s[0] < 0.37 ? lo : hi) = mid;
+                                           }
+                                           return hi;
+                                       });
     CHECK(res.stopped);
     CHECK_THAT(res.t_end, WithinAbs(0.37, 1e-12));
     CHECK_THAT(y[0], WithinAbs(0.37, 1e-12));
@@ -83,5 +84,6 @@ TEST_CASE("blow-up is an error naming time and component", "[ode][errors]") {
     IntegratorOptions opt;
     opt.method = "euler";
     State one = State::Ones(1);
-    CHECK_THROWS_WITH(integrate_segment(rhs, one, 0.0, 0.1, opt, namer), ContainsSubstring("unknown integration method"));
+    CHECK_THROWS_WITH(integrate_segment(rhs, one, 0.0, 0.1, opt, namer),
+                      ContainsSubstring("unknown integration method"));
 }

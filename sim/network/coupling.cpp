@@ -45,9 +45,16 @@ long next_pow2(long n) {
 class FftKernel : public KernelOperator {
 public:
     FftKernel(const Geometry& g, double lambda)
-        : rows_(g.lattice_rows()), cols_(g.lattice_cols()), p1_(rows_ == 1 ? 1 : next_pow2(2 * rows_ - 1)),
-          p2_(next_pow2(std::max(2L, 2 * cols_ - 1))), h_(p2_ / 2 + 1), spectrum_(p1_ * h_), work_(p1_ * h_),
-          real_row_(p2_), col_in_(p1_), col_out_(p1_) {
+        : rows_(g.lattice_rows()),
+          cols_(g.lattice_cols()),
+          p1_(rows_ == 1 ? 1 : next_pow2(2 * rows_ - 1)),
+          p2_(next_pow2(std::max(2L, 2 * cols_ - 1))),
+          h_(p2_ / 2 + 1),
+          spectrum_(p1_ * h_),
+          work_(p1_ * h_),
+          real_row_(p2_),
+          col_in_(p1_),
+          col_out_(p1_) {
         fft_rows_.SetFlag(Eigen::FFT<double>::HalfSpectrum);
         // The kernel on the padded lattice: offsets da, db wrap around (negative offsets at the end).
         std::vector<double> kern(p1_ * p2_, 0.0);
@@ -223,6 +230,8 @@ void Coupling::apply(const Eigen::Ref<const Eigen::VectorXd>& v, Eigen::Ref<Eige
     out *= scale_;
 }
 
-const char* Coupling::path_name() const { return path_ == CouplingOptions::Path::dense ? "dense" : "fast"; }
+const char* Coupling::path_name() const {
+    return path_ == CouplingOptions::Path::dense ? "dense" : "fast";
+}
 
 }  // namespace rmaat::sim

@@ -40,8 +40,8 @@ double spectral_radius(const KernelOperator& k, double tol = 1e-13, long max_ite
 struct CouplingOptions {
     enum class Path { dense, fast };
     Path path = Path::fast;
-    double sparse_cutoff = 1e-12;     // file geometry, fast path
-    long check_max_synapses = 4096;   // measure fast vs dense error up to this size (0: never)
+    double sparse_cutoff = 1e-12;    // file geometry, fast path
+    long check_max_synapses = 4096;  // measure fast vs dense error up to this size (0: never)
 };
 
 class Coupling {

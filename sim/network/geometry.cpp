@@ -67,16 +67,16 @@ Geometry Geometry::from_file(const std::string& path, long n_pre, long n_post, d
                 used = 0;
             }
             if (used != tok[c]->size() || !std::isfinite(xy[c]))
-                throw std::runtime_error(
-                    fmt::format("{}:{}: '{}' is not a finite number", path, lineno, *tok[c]));
+                throw std::runtime_error(fmt::format("{}:{}: '{}' is not a finite number", path, lineno, *tok[c]));
         }
         if (k >= n)
-            throw std::runtime_error(
-                fmt::format("{}:{}: more coordinates than the {} synapses of a {}x{} network", path, lineno, n, n_pre, n_post));
+            throw std::runtime_error(fmt::format("{}:{}: more coordinates than the {} synapses of a {}x{} network",
+                                                 path, lineno, n, n_pre, n_post));
         g.positions.row(k++) << xy[0], xy[1];
     }
     if (k != n)
-        throw std::runtime_error(fmt::format("{}: {} coordinates for {} synapses ({}x{} network)", path, k, n, n_pre, n_post));
+        throw std::runtime_error(
+            fmt::format("{}: {} coordinates for {} synapses ({}x{} network)", path, k, n, n_pre, n_post));
     for (long p = 0; p < n; ++p)
         for (long q = p + 1; q < n; ++q)
             if ((g.positions.row(p) - g.positions.row(q)).norm() == 0.0)

@@ -17,7 +17,7 @@ struct Geometry {
     enum class Kind { grid, line, file };
     Kind kind = Kind::grid;
     long n_pre = 0, n_post = 0;
-    double dx_um = 1.0;         // synapse spacing; also the length unit of lambda_dx
+    double dx_um = 1.0;          // synapse spacing; also the length unit of lambda_dx
     Eigen::MatrixX2d positions;  // n_syn x 2, um
     std::string source;          // file name for Kind::file
 

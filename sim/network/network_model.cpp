@@ -18,8 +18,14 @@ Eigen::VectorXd map_act(const Activation& a, const V& v) {
 }  // namespace
 
 NetworkModel::NetworkModel(const NetworkParams& p, const Geometry& g, const CouplingOptions& c)
-    : p_(p), geometry_(g), coupling_(g, p.lambda_dx * g.dx_um, p.w_T, c), u_(Eigen::VectorXd::Zero(g.n_pre)),
-      I_(Eigen::VectorXd::Zero(g.n_syn())), Fu_(map_act(p.F, u_)), psi_(g.n_syn()), coupled_(g.n_syn()) {}
+    : p_(p),
+      geometry_(g),
+      coupling_(g, p.lambda_dx * g.dx_um, p.w_T, c),
+      u_(Eigen::VectorXd::Zero(g.n_pre)),
+      I_(Eigen::VectorXd::Zero(g.n_syn())),
+      Fu_(map_act(p.F, u_)),
+      psi_(g.n_syn()),
+      coupled_(g.n_syn()) {}
 
 void NetworkModel::set_inputs(const Eigen::VectorXd& u, const Eigen::VectorXd& I) {
     u_ = u;
@@ -82,10 +88,12 @@ NetworkRunConfig read_network_config(const ConfigSection& net, const std::string
                           ? CouplingOptions::Path::dense
                           : CouplingOptions::Path::fast;
     c.coupling.sparse_cutoff = cs.get_double("sparse_cutoff", d.coupling.sparse_cutoff, Range{0.0, 1.0, false, true});
-    c.coupling.check_max_synapses = cs.get_int("check_max_synapses", d.coupling.check_max_synapses, Range::non_negative());
+    c.coupling.check_max_synapses =
+        cs.get_int("check_max_synapses", d.coupling.check_max_synapses, Range::non_negative());
     if (c.coupling.path == CouplingOptions::Path::dense && n_pre * n_post > 16384)
-        throw cs.error("path", fmt::format("dense coupling of {} synapses needs {:.1f} GB; use \"fast\"", n_pre * n_post,
-                                           8.0 * double(n_pre * n_post) * double(n_pre * n_post) / 1e9));
+        throw cs.error("path",
+                       fmt::format("dense coupling of {} synapses needs {:.1f} GB; use \"fast\"", n_pre * n_post,
+                                   8.0 * double(n_pre * n_post) * double(n_pre * n_post) / 1e9));
     c.protocol = Protocol::from_config(net.section("protocol"), n_pre, n_post, d.protocol);
     c.integrator = read_integrator_options(net.section("integrator"), d.integrator);
     return c;
@@ -96,9 +104,10 @@ NetworkSummary run_network(const NetworkRunConfig& cfg, Recorder& rec, bool show
     const long n = model.n_syn(), nq = model.n_post();
     const double loop = cfg.params.stp_loop_gain();
     if (cfg.params.gamma_s <= loop)
-        log::warn("gamma_s = {} does not exceed the STP loop gain {:.3g} (w_T Psi'(0) + K'(0) Psi'(0) / beta): "
-                  "short-term activity will not decay between cycles",
-                  cfg.params.gamma_s, loop);
+        log::warn(
+            "gamma_s = {} does not exceed the STP loop gain {:.3g} (w_T Psi'(0) + K'(0) Psi'(0) / beta): "
+            "short-term activity will not decay between cycles",
+            cfg.params.gamma_s, loop);
 
     rec.info("geometry", Geometry::name(cfg.geometry.kind));
     rec.info("coupling_path", model.coupling().path_name());

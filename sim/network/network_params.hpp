@@ -28,13 +28,13 @@ struct NetworkParams {
     double tau_ps = 1.0;   // astrocytic short-term process
     double tau_pl = 20.0;  // astrocytic long-term process
     // Rates and gains (dimensionless).
-    double beta = 1.0;      // synaptic decay
-    double gamma_s = 3.0;   // STP decay
-    double gamma_l = 0.05;  // LTP decay
-    double pl_max = 1.0;    // LTP saturation level
-    double w_T = 0.75;      // coupling strength: spectral radius of T
-    double lambda_dx = 2.0; // coupling length lambda_T in units of the synapse spacing dx
-    double b = 0.5;         // postsynaptic bias (with b = 0 the zero state never moves)
+    double beta = 1.0;       // synaptic decay
+    double gamma_s = 3.0;    // STP decay
+    double gamma_l = 0.05;   // LTP decay
+    double pl_max = 1.0;     // LTP saturation level
+    double w_T = 0.75;       // coupling strength: spectral radius of T
+    double lambda_dx = 2.0;  // coupling length lambda_T in units of the synapse spacing dx
+    double b = 0.5;          // postsynaptic bias (with b = 0 the zero state never moves)
     Activation F, G, Psi, K, K_l;
 
     // Reads [network.params] and [network.nonlinearity]; validates ranges.

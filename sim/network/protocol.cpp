@@ -28,7 +28,8 @@ Protocol Protocol::from_config(const ConfigSection& s, long n_pre, long n_post, 
     }
     p.fraction = s.get_double("fraction", d.fraction, Range{0.0, 1.0, true, false});
     p.seed = static_cast<std::uint64_t>(s.get_int("seed", static_cast<std::int64_t>(d.seed), Range::non_negative()));
-    p.focal_pre = s.get_int("focal_pre", d.focal_pre >= 0 ? d.focal_pre : n_pre / 2, Range::closed(0, double(n_pre - 1)));
+    p.focal_pre =
+        s.get_int("focal_pre", d.focal_pre >= 0 ? d.focal_pre : n_pre / 2, Range::closed(0, double(n_pre - 1)));
     p.focal_post =
         s.get_int("focal_post", d.focal_post >= 0 ? d.focal_post : n_post / 2, Range::closed(0, double(n_post - 1)));
     return p;

@@ -24,9 +24,9 @@ struct Protocol {
     double t_on_s = 2.0;
     double t_off_s = 3.0;
     double amplitude = 1.0;
-    std::vector<long> neurons;   // fixed: presynaptic neurons driven (empty: all)
-    double fraction = 0.5;       // random: share of presynaptic neurons driven per cycle
-    std::uint64_t seed = 1;      // random
+    std::vector<long> neurons;             // fixed: presynaptic neurons driven (empty: all)
+    double fraction = 0.5;                 // random: share of presynaptic neurons driven per cycle
+    std::uint64_t seed = 1;                // random
     long focal_pre = -1, focal_post = -1;  // focal synapse; -1: the middle of the network
 
     double cycle_s() const { return t_on_s + t_off_s; }
