@@ -9,7 +9,8 @@
 namespace rmaat::cli {
 
 void run_calibration(const std::string& config_path, bool demo, const std::string& out_path, bool force) {
-    const ConfigInput in = load_config_input("calibrate", config_path, demo, out_path, force);
+    const ConfigInput in = load_config_input("calibrate", config_path, demo);
+    check_output("calibrate", out_path, force);
     log::info("calibrating {} -> {}", in.name, out_path);
     const calib::Calibration c = calib::calibrate_to_file(in.config, in.dir, out_path, true);
     fmt::print("{}", calib::summary_text(c));

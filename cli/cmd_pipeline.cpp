@@ -8,7 +8,6 @@
 #include "cli/commands.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
-#include "sim/simulate.hpp"
 
 namespace rmaat::cli {
 
@@ -30,8 +29,7 @@ void add_pipeline(CLI::App& app) {
         if (mkdir(o->out.c_str(), 0755) != 0 && errno != EEXIST)
             throw std::runtime_error(fmt::format("cannot create directory '{}': {}", o->out, std::strerror(errno)));
         const bool demo = o->config.empty();
-        const Config cfg =
-            demo ? Config::from_string(sim::demo_config_text(), "<built-in demo>") : Config::from_file(o->config);
+        const Config cfg = load_config_input("pipeline", o->config, demo).config;
         const bool has_sim = cfg.root().has("network") || cfg.root().has("calcium");
         const bool has_calib = cfg.root().has("calibration");
         if (!has_sim && !has_calib) throw ConfigError(o->config + ": no [network], [calcium] or [calibration] table");

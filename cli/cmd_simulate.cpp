@@ -10,14 +10,13 @@ namespace rmaat::cli {
 
 void run_simulation(const std::string& config_path, bool demo, const std::string& out_path, bool force,
                     bool check_only) {
-    if (check_only) {
-        // Validation only: no output file is involved.
-        const ConfigInput in = load_config_input("simulate", config_path, demo, "-", true);
+    const ConfigInput in = load_config_input("simulate", config_path, demo);
+    if (check_only) {  // validation only: no output file is involved
         sim::simulate_to_file(in.config, in.dir, out_path, false, true);
-        log::info("{}: config is valid", demo ? "<built-in demo>" : config_path);
+        log::info("{}: config is valid", in.name);
         return;
     }
-    const ConfigInput in = load_config_input("simulate", config_path, demo, out_path, force);
+    check_output("simulate", out_path, force);
     log::info("simulating {} -> {}", in.name, out_path);
     sim::simulate_to_file(in.config, in.dir, out_path, true);
     log::info("wrote {}", out_path);

@@ -14,10 +14,10 @@ struct ConfigInput {
     std::string dir;   // directory of the config file (relative paths in it start there)
     std::string name;  // for messages
 };
-// Loads the config (or the built-in demo); checks that an output path is given and that it does not
-// exist unless `force`.
-ConfigInput load_config_input(const char* command, const std::string& config_path, bool demo,
-                              const std::string& out_path, bool force);
+// Loads the config, or the built-in demo.
+ConfigInput load_config_input(const char* command, const std::string& config_path, bool demo);
+// Checks that an output path is given and that it does not exist unless `force`.
+void check_output(const char* command, const std::string& out_path, bool force);
 
 void add_simulate(CLI::App& app);
 void add_pipeline(CLI::App& app);

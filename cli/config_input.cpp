@@ -7,13 +7,15 @@
 
 namespace rmaat::cli {
 
-ConfigInput load_config_input(const char* command, const std::string& config_path, bool demo,
-                              const std::string& out_path, bool force) {
-    if (!demo && config_path.empty()) throw CLI::ValidationError(command, "give a CONFIG.toml or --demo");
+void check_output(const char* command, const std::string& out_path, bool force) {
     if (out_path.empty()) throw CLI::ValidationError(command, "give the file to write with -o FILE.h5");
     struct stat st {};
     if (stat(out_path.c_str(), &st) == 0 && !force)
         throw std::runtime_error(fmt::format("'{}' exists; pass --force to overwrite it", out_path));
+}
+
+ConfigInput load_config_input(const char* command, const std::string& config_path, bool demo) {
+    if (!demo && config_path.empty()) throw CLI::ValidationError(command, "give a CONFIG.toml or --demo");
     if (demo) return {Config::from_string(sim::demo_config_text(), "<built-in demo>"), "", "the built-in demo"};
     const auto slash = config_path.rfind('/');
     return {Config::from_file(config_path), slash == std::string::npos ? "" : config_path.substr(0, slash),
