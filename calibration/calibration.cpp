@@ -84,6 +84,24 @@ std::vector<double> read_vector(const h5::Group& g, const std::string& name, con
     return g.read(name).data;
 }
 
+// The STP response `ps` of every synapse against its distance to the focus, in synapse spacings dx
+// (the smallest distance from the focus). The focus itself is driven directly and left out: the
+// spread is measured on the other synapses.
+void spatial_response(const Eigen::MatrixXd& positions, const Eigen::VectorXd& ps, long focus, Measurements& m) {
+    const Eigen::VectorXd dist = (positions.rowwise() - positions.row(focus)).rowwise().norm();
+    double dx = INFINITY;
+    for (long k = 0; k < dist.size(); ++k)
+        if (k != focus) dx = std::min(dx, dist[k]);
+    m.dx_um = dx;
+    m.distance_dx.clear();
+    m.response.clear();
+    for (long k = 0; k < dist.size(); ++k) {
+        if (k == focus) continue;
+        m.distance_dx.push_back(dist[k] / dx);
+        m.response.push_back(ps[k]);
+    }
+}
+
 void read_ltp_run(const std::string& path, int T_max, Measurements& m) {
     const h5::File f = h5::File::open_read(path);
     const h5::Group root = f.root();
@@ -113,22 +131,9 @@ void read_spatial_run(const std::string& path, Measurements& m) {
     const long n = static_cast<long>(ps.dims[1]);
     if (pos.dims.size() != 2 || static_cast<long>(pos.dims[0]) != n)
         throw h5::Error(fmt::format("{}: positions do not match the {} synapses", path, n));
-    // dx: the smallest distance between synapses (the lattice spacing).
-    double dx = INFINITY;
-    for (long k = 0; k < n; ++k)
-        if (k != focus)
-            dx = std::min(
-                dx, std::hypot(pos.data[2 * k] - pos.data[2 * focus], pos.data[2 * k + 1] - pos.data[2 * focus + 1]));
-    m.dx_um = dx;
-    m.distance_dx.clear();
-    m.response.clear();
-    // The focus itself is driven directly; the spread is measured on the other synapses.
-    for (long k = 0; k < n; ++k) {
-        if (k == focus) continue;
-        m.distance_dx.push_back(
-            std::hypot(pos.data[2 * k] - pos.data[2 * focus], pos.data[2 * k + 1] - pos.data[2 * focus + 1]) / dx);
-        m.response.push_back(ps.data[k]);  // first on phase
-    }
+    Eigen::MatrixXd positions(n, 2);
+    for (long k = 0; k < n; ++k) positions.row(k) << pos.data[2 * k], pos.data[2 * k + 1];
+    spatial_response(positions, Eigen::Map<const Eigen::VectorXd>(ps.data.data(), n), focus, m);  // first on phase
     m.sources.emplace_back("spatial", provenance_of(path, root));
 }
 
@@ -157,18 +162,9 @@ void read_calcium_runs(const std::vector<std::string>& paths, Measurements& m) {
 }
 
 void spatial_from_record(const sim::MemoryRecorder& rec, Measurements& m) {
-    const long focus = static_cast<long>(rec.summary_value("focal_index"));
-    const Eigen::MatrixXd& pos = rec.array_value("positions");
     const Eigen::MatrixXd ps = rec.column("stp", "ps");
-    double dx = INFINITY;
-    for (long k = 0; k < pos.rows(); ++k)
-        if (k != focus) dx = std::min(dx, (pos.row(k) - pos.row(focus)).norm());
-    m.dx_um = dx;
-    for (long k = 0; k < pos.rows(); ++k) {
-        if (k == focus) continue;
-        m.distance_dx.push_back((pos.row(k) - pos.row(focus)).norm() / dx);
-        m.response.push_back(ps(0, k));
-    }
+    spatial_response(rec.array_value("positions"), ps.row(0).transpose(),
+                     static_cast<long>(rec.summary_value("focal_index")), m);
 }
 
 }  // namespace
