@@ -1,5 +1,6 @@
 #include "sim/network/network_model.hpp"
 
+#include <chrono>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -100,7 +101,11 @@ NetworkRunConfig read_network_config(const ConfigSection& net, const std::string
 }
 
 NetworkSummary run_network(const NetworkRunConfig& cfg, Recorder& rec, bool show_progress) {
+    const auto setup_start = std::chrono::steady_clock::now();
     NetworkModel model(cfg.params, cfg.geometry, cfg.coupling);
+    NetworkSummary out;
+    out.setup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - setup_start).count();
+    out.coupling_rel_error = model.coupling().measured_rel_error();
     const long n = model.n_syn(), nq = model.n_post();
     const double loop = cfg.params.stp_loop_gain();
     if (cfg.params.gamma_s <= loop)
@@ -147,7 +152,6 @@ NetworkSummary run_network(const NetworkRunConfig& cfg, Recorder& rec, bool show
         rec.append(stream, t, row.data());
     };
 
-    NetworkSummary out;
     State y = model.initial_state();
     GridRecorder grid(0.0, cfg.record_dt_s, record_trace);
     grid.record_initial(y);

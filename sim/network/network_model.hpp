@@ -76,6 +76,8 @@ struct NetworkSummary {
     std::vector<double> ltp;  // p(t): mean pl at the end of cycle t, t = 0..cycles (p(0) = start)
     double t_end_s = 0.0;
     long steps = 0;
+    double setup_s = 0.0;            // wall time of building the model (coupling, spectral radius, error check)
+    double coupling_rel_error = 0.0;  // Coupling::measured_rel_error()
 };
 
 // Streams: "trace" (record grid: x, s_mean, ps_mean, pl_mean [, s, ps, pl]), "ltp" (t = 0 and every
