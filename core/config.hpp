@@ -13,11 +13,13 @@
 #include <string_view>
 #include <vector>
 
+#include "core/error.hpp"
+
 namespace rmaat {
 
 // A config problem: the message names the file, the line, the key and the reason.
-struct ConfigError : std::runtime_error {
-    using std::runtime_error::runtime_error;
+struct ConfigError : InputError {
+    using InputError::InputError;
 };
 
 // Valid interval for a number. Open ends exclude the bound.

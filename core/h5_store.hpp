@@ -11,10 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "core/error.hpp"
+
 namespace rmaat::h5 {
 
-struct Error : std::runtime_error {
-    using std::runtime_error::runtime_error;
+// A file that cannot be opened, read or written as asked: bad input (exit 2), with the path named.
+struct Error : InputError {
+    using InputError::InputError;
 };
 
 // Owns one reference to a hid_t and releases it with the matching H5?close. Copies share the

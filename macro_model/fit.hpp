@@ -23,10 +23,13 @@
 #include <string>
 #include <vector>
 
+#include "core/error.hpp"
+
 namespace rmaat::macro {
 
-struct FitError : std::runtime_error {
-    using std::runtime_error::runtime_error;
+// A fit that cannot be done or did not converge: a failed run (exit 1).
+struct FitError : RunError {
+    using RunError::RunError;
 };
 
 struct FitOptions {

@@ -14,6 +14,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/error.hpp"
+
 namespace rmaat {
 class ConfigSection;
 }
@@ -34,9 +36,9 @@ struct IntegratorOptions {
 IntegratorOptions read_integrator_options(const ConfigSection& section, IntegratorOptions defaults = {});
 
 // A non-finite state or a stalled step. The message names the time, the variable and its index.
-struct IntegrationError : std::runtime_error {
+struct IntegrationError : RunError {
     IntegrationError(const std::string& msg, double t, std::string variable)
-        : std::runtime_error(msg), time_s(t), variable(std::move(variable)) {}
+        : RunError(msg), time_s(t), variable(std::move(variable)) {}
     double time_s;
     std::string variable;  // e.g. "ps[2,1]"
 };
