@@ -1,5 +1,6 @@
 #include "bench/layers_bench.hpp"
 
+#include <dlfcn.h>
 #include <malloc.h>
 #include <torch/torch.h>
 
@@ -14,7 +15,9 @@
 
 #include <fmt/format.h>
 
+#include "kernels/astro_attention.hpp"
 #include "layers/attention.hpp"
+#include "layers/kinds.hpp"
 #include "layers/encoder.hpp"
 
 namespace rmaat::bench {
@@ -53,7 +56,7 @@ struct Result {
 Result time_layer(const LayersBenchOptions& opt, const std::string& module, const std::string& kind, long N) {
     torch::manual_seed(0);
     layers::AttentionOptions ao;
-    ao.kind = kind;
+    ao.kind = layers::kAttentionKinds.parse(kind);
     ao.d_model = opt.d_model;
     ao.n_heads = opt.n_heads;
     ao.span = N;
@@ -104,6 +107,74 @@ Result time_layer(const LayersBenchOptions& opt, const std::string& module, cons
         }
     }
     return r;
+}
+
+// The attention op alone (kernels/astro_attention.hpp) on [B, H, N, m] inputs with the astro term:
+// the autograd Function with its hand-written backward, or the plain-LibTorch reference that autograd
+// differentiates. Same measurement as time_layer.
+Result time_kernel(const LayersBenchOptions& opt, const std::string& impl, long N) {
+    torch::manual_seed(0);
+    const long H = opt.n_heads, m = opt.d_model / opt.n_heads;
+    auto make = [&](std::vector<int64_t> shape) { return torch::randn(shape).set_requires_grad(true); };
+    const auto q = make({opt.batch, H, N, m}), k = make({opt.batch, H, N, m}), v = make({opt.batch, H, N, m});
+    const auto R = (torch::rand({H, N, m}) + 0.1).set_requires_grad(true);
+    const auto w = torch::randn({opt.batch, H, N, m});
+    kernels::AstroAttentionOptions ko;
+    ko.c = 1.0 / double(m);
+    auto step = [&] {
+        for (auto t : {q, k, v, R}) t.mutable_grad() = torch::Tensor();
+        const auto out = impl == "function" ? kernels::astro_attention(q, k, v, {}, R, ko)
+                                            : kernels::astro_attention_reference(q, k, v, {}, R, ko);
+        (out * w).sum().backward();
+    };
+    step();
+    Result r;
+    double best = INFINITY;
+    for (long i = 0; i < opt.repeats; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        step();
+        best = std::min(best, seconds_since(t0));
+    }
+    r.best_s = best;
+    if (opt.memory) {
+        for (auto t : {q, k, v, R}) t.mutable_grad() = torch::Tensor();
+        malloc_trim(0);
+        const auto rss0 = status_kb("VmRSS");
+        if (rss0 && reset_peak_rss()) {
+            step();
+            const auto hwm = status_kb("VmHWM");
+            if (hwm) r.peak_extra_mib = std::max(0.0, *hwm - *rss0) / 1024.0;
+        }
+    }
+    return r;
+}
+
+void print_kernel_table(const LayersBenchOptions& opt) {
+    fmt::print(
+        "\n## The attention op alone (kernels/astro_attention.hpp): autograd Function with a hand-written "
+        "backward vs the plain-LibTorch reference differentiated by autograd\n\n"
+        "B = {}, H = {}, m = d_h = {}, float32, astro term on, no padding; forward + backward, best of {}.\n\n",
+        opt.batch, opt.n_heads, opt.d_model / opt.n_heads, opt.repeats);
+    fmt::print("| N | function ms | reference ms | function / reference | function MiB | reference MiB |\n");
+    fmt::print("|---|---|---|---|---|---|\n");
+    auto mib = [](const Result& r) {
+        return r.peak_extra_mib ? fmt::format("{:.1f}", *r.peak_extra_mib) : std::string("n/a");
+    };
+    for (long N : opt.sizes) {
+        const Result f = time_kernel(opt, "function", N), r = time_kernel(opt, "reference", N);
+        fmt::print("| {} | {:.2f} | {:.2f} | **{:.2f}** | {} | {} |\n", N, 1e3 * f.best_s, 1e3 * r.best_s,
+                   f.best_s / r.best_s, mib(f), mib(r));
+        std::fflush(stdout);
+    }
+}
+
+// The library that provides sgemm_ to the process, i.e. LibTorch's float matrix products
+// (cmake/blas.cmake).
+std::string blas_provider() {
+    void* sym = dlsym(RTLD_DEFAULT, "sgemm_");
+    Dl_info info{};
+    if (!sym || !dladdr(sym, &info) || !info.dli_fname) return "none found (LibTorch's own BLAS)";
+    return info.dli_fname;
 }
 
 }  // namespace
@@ -163,8 +234,9 @@ void run_layers_bench(const LayersBenchOptions& opt) {
             std::fflush(stdout);
         }
     }
-    fmt::print("\nTorch intra-op threads: {} (hardware threads {}). LibTorch {}.\n", at::get_num_threads(),
-               std::thread::hardware_concurrency(), TORCH_VERSION);
+    if (opt.kernel) print_kernel_table(opt);
+    fmt::print("\nTorch intra-op threads: {} (hardware threads {}). LibTorch {}. sgemm_ from {}.\n",
+               at::get_num_threads(), std::thread::hardware_concurrency(), TORCH_VERSION, blas_provider());
 }
 
 }  // namespace rmaat::bench

@@ -1,5 +1,5 @@
 #pragma once
-// Attention layer benchmark (SPEC 5.1): CPU forward + backward time per token of one attention layer
+// Attention layer benchmark (docs/design.md sections 5.1 and 8): CPU forward + backward time per token of one attention layer
 // and one encoder layer, astromorphic vs softmax, at several sequence lengths. Prints a Markdown
 // table naming the configuration of every figure; `rmaat bench layers` calls this. The header does not
 // include LibTorch, so the CLI compiles without it.
@@ -19,6 +19,7 @@ struct LayersBenchOptions {
     int threads = 0;      // torch intra-op threads; 0: torch's default
     bool encoder = true;  // also time one EncoderLayer
     bool memory = true;   // approximate peak extra memory (RSS high-water mark)
+    bool kernel = true;   // also time kernels::astro_attention against its plain-LibTorch reference
 };
 
 // Runs the benchmark and prints the table to stdout.

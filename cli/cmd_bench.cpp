@@ -3,6 +3,7 @@
 #include "bench/layers_bench.hpp"
 #include "bench/sim_bench.hpp"
 #include "cli/commands.hpp"
+#include "layers/kinds.hpp"
 
 namespace rmaat::cli {
 
@@ -37,7 +38,7 @@ void add_bench(CLI::App& app) {
     auto lo = std::make_shared<bench::LayersBenchOptions>();
     layers->add_option("--sizes", lo->sizes, "Sequence lengths N")->check(CLI::PositiveNumber)->capture_default_str();
     layers->add_option("--kinds", lo->kinds, "Attention kinds")
-        ->check(CLI::IsMember({"astro", "linear", "softmax"}))
+        ->check(CLI::IsMember(layers::kAttentionKinds.names()))
         ->capture_default_str();
     layers->add_option("--repeats", lo->repeats, "Repeats after one warm-up (best is reported)")
         ->check(CLI::PositiveNumber)
@@ -52,6 +53,8 @@ void add_bench(CLI::App& app) {
         ->capture_default_str();
     layers->add_flag("!--no-encoder", lo->encoder, "Time the attention layer only, not the encoder layer");
     layers->add_flag("!--no-memory", lo->memory, "Skip the peak memory measurement");
+    layers->add_flag("!--no-kernel", lo->kernel,
+                     "Skip the kernel table (kernels/astro_attention: autograd Function vs plain reference)");
     layers->callback([lo] { bench::run_layers_bench(*lo); });
 }
 

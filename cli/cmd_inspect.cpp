@@ -1,11 +1,7 @@
-#include <hdf5.h>
-
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstring>
 #include <string>
-#include <vector>
 
 #include "cli/commands.hpp"
 #include "core/h5_store.hpp"
@@ -14,41 +10,24 @@ namespace rmaat::cli {
 
 namespace {
 
-// Prints one object of the file: groups with their string/number attributes, datasets with shape
-// and units.
-herr_t print_object(hid_t loc, const char* name, const H5O_info_t* info, void*) {
-    if (std::string(name) == ".") return 0;
-    const int depth = static_cast<int>(std::count(name, name + std::strlen(name), '/'));
-    const std::string indent(2 * depth, ' ');
-    const std::string base = std::string(name).substr(std::string(name).rfind('/') + 1);
-    if (info->type == H5O_TYPE_GROUP) {
+// One line per object: groups, then datasets with shape, units and (for scalars) the value.
+void print_object(const h5::ObjectInfo& o) {
+    const int depth = static_cast<int>(std::count(o.path.begin(), o.path.end(), '/'));
+    const std::string indent(2 * depth + 2, ' ');
+    const std::string base = o.path.substr(o.path.rfind('/') + 1);
+    if (o.kind == h5::ObjectInfo::group) {
         fmt::print("{}{}/\n", indent, base);
-        return 0;
+        return;
     }
-    if (info->type != H5O_TYPE_DATASET) return 0;
-    h5::Handle d(H5Dopen2(loc, name, H5P_DEFAULT), H5Dclose);
-    h5::Handle s(H5Dget_space(d.get()), H5Sclose);
-    std::vector<hsize_t> dims(H5Sget_simple_extent_ndims(s.get()));
-    if (!dims.empty()) H5Sget_simple_extent_dims(s.get(), dims.data(), nullptr);
+    if (o.kind != h5::ObjectInfo::dataset) {
+        fmt::print("{}{} (not a group or dataset)\n", indent, base);
+        return;
+    }
     std::string shape;
-    for (size_t i = 0; i < dims.size(); ++i) shape += (i ? " x " : "") + std::to_string(dims[i]);
-    std::string units;
-    if (H5Aexists(d.get(), "units") > 0) {
-        h5::Handle a(H5Aopen(d.get(), "units", H5P_DEFAULT), H5Aclose);
-        h5::Handle t(H5Aget_type(a.get()), H5Tclose);
-        units.resize(H5Tget_size(t.get()));
-        H5Aread(a.get(), t.get(), units.data());
-        units.resize(std::strlen(units.c_str()));
-    }
-    std::string value;
-    if (dims.empty()) {  // scalars: show the value (summaries)
-        double v = 0;
-        if (H5Dread(d.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) >= 0)
-            value = fmt::format(" = {:.6g}", v);
-    }
-    fmt::print("{}{}{} [{}]{}\n", indent, base, value, shape.empty() ? "scalar" : shape,
-               units.empty() ? "" : " " + units);
-    return 0;
+    for (size_t i = 0; i < o.dims.size(); ++i) shape += (i ? " x " : "") + std::to_string(o.dims[i]);
+    fmt::print("{}{}{} [{}]{}{}\n", indent, base, o.scalar ? fmt::format(" = {:.6g}", *o.scalar) : std::string(),
+               shape.empty() ? "scalar" : shape, o.units.empty() ? "" : " " + o.units,
+               o.problem.empty() ? "" : " (unreadable: " + o.problem + ")");
 }
 
 void inspect(const std::string& path, bool show_config) {
@@ -59,7 +38,7 @@ void inspect(const std::string& path, bool show_config) {
         if (root.has_attr(a)) fmt::print("  {}: {}\n", a, root.attr_string(a));
     if (show_config && root.has_attr("config"))
         fmt::print("--- resolved config ---\n{}\n---\n", root.attr_string("config"));
-    H5Ovisit(root.id(), H5_INDEX_NAME, H5_ITER_INC, print_object, nullptr);
+    for (const auto& o : root.list_objects()) print_object(o);
 }
 
 }  // namespace

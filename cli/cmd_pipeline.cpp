@@ -27,7 +27,7 @@ void add_pipeline(CLI::App& app) {
     cmd->add_option("-o,--output", o->out, "Output directory (created if missing)")->capture_default_str();
     cmd->callback([o] {
         if (mkdir(o->out.c_str(), 0755) != 0 && errno != EEXIST)
-            throw std::runtime_error(fmt::format("cannot create directory '{}': {}", o->out, std::strerror(errno)));
+            throw InputError(fmt::format("cannot create directory '{}': {}", o->out, std::strerror(errno)));
         const bool demo = o->config.empty();
         const Config cfg = load_config_input("pipeline", o->config, demo).config;
         const bool has_sim = cfg.root().has("network") || cfg.root().has("calcium");

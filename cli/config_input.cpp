@@ -11,7 +11,7 @@ void check_output(const char* command, const std::string& out_path, bool force) 
     if (out_path.empty()) throw CLI::ValidationError(command, "give the file to write with -o FILE.h5");
     struct stat st {};
     if (stat(out_path.c_str(), &st) == 0 && !force)
-        throw std::runtime_error(fmt::format("'{}' exists; pass --force to overwrite it", out_path));
+        throw InputError(fmt::format("'{}' exists; pass --force to overwrite it", out_path));
 }
 
 ConfigInput load_config_input(const char* command, const std::string& config_path, bool demo) {

@@ -4,12 +4,10 @@
 #include <exception>
 
 #include "cli/commands.hpp"
-#include "core/config.hpp"
-#include "core/h5_store.hpp"
+#include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/progress.hpp"
 #include "core/provenance.hpp"
-#include "macro_model/fit.hpp"
 #include "rmaat/version.hpp"
 #include "sim/ode_driver.hpp"
 
@@ -35,7 +33,8 @@ int main(int argc, char** argv) {
         rmaat::Progress::set_enabled_globally(!quiet && !no_progress);
     });
 
-    // Exit codes: 0 success, 1 run failed (simulation error), 2 bad input (arguments, config, files).
+    // Exit codes (docs/design.md section 7.4): 0 success, 2 bad input (InputError: arguments, configs,
+    // data, run and calibration files), 1 failed run (RunError), 1 for anything else (a bug in rmaat).
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -47,19 +46,16 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         app.exit(e);
         return 2;
-    } catch (const rmaat::ConfigError& e) {
-        rmaat::log::error("{}", e.what());
-        return 2;
-    } catch (const rmaat::macro::FitError& e) {
-        rmaat::log::error("calibration failed: {}", e.what());
-        return 1;
-    } catch (const rmaat::h5::Error& e) {
+    } catch (const rmaat::InputError& e) {
         rmaat::log::error("{}", e.what());
         return 2;
     } catch (const rmaat::sim::IntegrationError&) {
         return 1;  // already reported with the run file's name
+    } catch (const rmaat::RunError& e) {
+        rmaat::log::error("run failed: {}", e.what());
+        return 1;
     } catch (const std::exception& e) {
-        rmaat::log::error("{}", e.what());
+        rmaat::log::error("internal error (please report it): {}", e.what());
         return 1;
     }
     return 0;

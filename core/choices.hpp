@@ -7,13 +7,14 @@
 //       {Retention::paper, "paper", "mem_{t+1} = RF(t, T) mem'"}, ...};
 //   inline constexpr ChoiceTable kRetention{"retention mode", kRetentionRows};
 //   Retention r = kRetention.parse("blend");         // InputError naming the family and the known names
-//   section.get_string("retention", "paper", kRetention.names());   // config validation
+//   Retention r = get_choice(section, "retention", Retention::paper, kRetention);   // from a config
 #include <algorithm>
 #include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/config.hpp"
 #include "core/error.hpp"
 
 namespace rmaat {
@@ -32,38 +33,38 @@ public:
 
     // The value called `name`; InputError "unknown <family> "x" (known: a, b, c)" otherwise.
     E parse(std::string_view name) const {
-        for (const auto& r : rows_)
+        for (const auto& r : *this)
             if (name == r.name) return r.value;
         throw InputError("unknown " + std::string(family_) + " \"" + std::string(name) + "\" (known: " + known() +
                          ")");
     }
     bool contains(std::string_view name) const {
-        for (const auto& r : rows_)
+        for (const auto& r : *this)
             if (name == r.name) return true;
         return false;
     }
     const char* name(E value) const {
-        for (const auto& r : rows_)
+        for (const auto& r : *this)
             if (r.value == value) return r.name;
         return "?";
     }
     std::vector<std::string> names() const {
         std::vector<std::string> v;
-        for (const auto& r : rows_) v.emplace_back(r.name);
+        for (const auto& r : *this) v.emplace_back(r.name);
         return v;
     }
     // "a, b, c"
     std::string known() const {
         std::string s;
-        for (const auto& r : rows_) s += (s.empty() ? "" : ", ") + std::string(r.name);
+        for (const auto& r : *this) s += (s.empty() ? "" : ", ") + std::string(r.name);
         return s;
     }
     // One line per choice: "  name  help" (for --help texts and config documentation).
     std::string help() const {
         std::size_t w = 0;
-        for (const auto& r : rows_) w = std::max(w, std::string_view(r.name).size());
+        for (const auto& r : *this) w = std::max(w, std::string_view(r.name).size());
         std::string s;
-        for (const auto& r : rows_) {
+        for (const auto& r : *this) {
             std::string n(r.name);
             s += "  " + n + std::string(w - n.size() + 2, ' ') + r.help + "\n";
         }
@@ -77,5 +78,12 @@ private:
     const char* family_;
     const Choice<E>* rows_;
 };
+
+// Reads `key` of a config table as one of the table's choices (the config error names the file, the
+// line, the key and the known names).
+template <typename E, std::size_t N>
+E get_choice(const ConfigSection& section, std::string_view key, E fallback, const ChoiceTable<E, N>& table) {
+    return table.parse(section.get_string(key, table.name(fallback), table.names()));
+}
 
 }  // namespace rmaat

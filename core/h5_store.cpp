@@ -194,6 +194,11 @@ static std::string read_string_attr(hid_t obj, const std::string& name, const st
     Handle ftype(check(H5Aget_type(a.get()), "attribute type"), H5Tclose);
     if (H5Tget_class(ftype.get()) != H5T_STRING)
         throw Error(fmt::format("HDF5: attribute '{}' of {} is not a string", name, where));
+    // One string only: HDF5 writes every element, so a buffer sized for one must not meet an array.
+    Handle space(check(H5Aget_space(a.get()), "attribute space"), H5Sclose);
+    if (H5Sget_simple_extent_npoints(space.get()) != 1)
+        throw Error(fmt::format("HDF5: attribute '{}' of {} holds {} strings, expected one", name, where,
+                                H5Sget_simple_extent_npoints(space.get())));
     if (H5Tis_variable_str(ftype.get()) > 0) {
         Handle mtype(check(H5Tcopy(H5T_C_S1), "copy"), H5Tclose);
         H5Tset_size(mtype.get(), H5T_VARIABLE);
@@ -204,9 +209,10 @@ static std::string read_string_attr(hid_t obj, const std::string& name, const st
         return out;
     }
     const size_t size = H5Tget_size(ftype.get());
-    std::string out(size, '\0');
+    std::string out(size + 1, '\0');  // room for the terminator of a NULLPAD or SPACEPAD string
     Handle mtype(check(H5Tcopy(H5T_C_S1), "copy"), H5Tclose);
-    H5Tset_size(mtype.get(), size);
+    H5Tset_size(mtype.get(), size + 1);
+    H5Tset_strpad(mtype.get(), H5T_STR_NULLTERM);
     check_status(H5Aread(a.get(), mtype.get(), out.data()), "read attribute " + name);
     out.resize(std::strlen(out.c_str()));
     return out;
@@ -267,6 +273,62 @@ Array Group::read(const std::string& name) const {
     if (n > 0)
         check_status(H5Dread(d.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data.data()),
                      "read " + path_ + "/" + name);
+    return out;
+}
+
+namespace {
+
+struct VisitState {
+    std::vector<ObjectInfo>* out;
+    std::string error;
+};
+
+herr_t collect_object(hid_t loc, const char* name, const H5O_info_t* info, void* data) {
+    auto* st = static_cast<VisitState*>(data);
+    if (std::strcmp(name, ".") == 0) return 0;
+    ObjectInfo o;
+    o.path = name;
+    if (info->type == H5O_TYPE_GROUP) {
+        o.kind = ObjectInfo::group;
+        st->out->push_back(o);
+        return 0;
+    }
+    if (info->type != H5O_TYPE_DATASET) {
+        o.kind = ObjectInfo::other;
+        st->out->push_back(o);
+        return 0;
+    }
+    o.kind = ObjectInfo::dataset;
+    try {
+        Handle d(check(H5Dopen2(loc, name, H5P_DEFAULT), std::string("open dataset ") + name), H5Dclose);
+        Handle space(check(H5Dget_space(d.get()), "dataspace"), H5Sclose);
+        const int rank = H5Sget_simple_extent_ndims(space.get());
+        if (rank < 0 || rank > H5S_MAX_RANK) throw Error(fmt::format("HDF5: {}: bad rank {}", name, rank));
+        o.dims.resize(rank);
+        if (rank > 0) H5Sget_simple_extent_dims(space.get(), o.dims.data(), nullptr);
+        if (H5Aexists(d.get(), "units") > 0) o.units = read_string_attr(d.get(), "units", name);
+        Handle type(check(H5Dget_type(d.get()), "datatype"), H5Tclose);
+        const H5T_class_t cls = H5Tget_class(type.get());
+        if (rank == 0 && (cls == H5T_FLOAT || cls == H5T_INTEGER)) {
+            double v = 0;
+            if (H5Dread(d.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) >= 0) o.scalar = v;
+        }
+    } catch (const Error& e) {
+        o.problem = e.what();
+    }
+    st->out->push_back(o);
+    return 0;
+}
+
+}  // namespace
+
+std::vector<ObjectInfo> Group::list_objects() const {
+    std::vector<ObjectInfo> out;
+    VisitState st{&out, {}};
+    if (H5Ovisit(h_.get(), H5_INDEX_NAME, H5_ITER_INC, collect_object, &st) < 0)
+        throw Error(fmt::format("HDF5: {}: the file is damaged: could not visit every object (listed {} before the "
+                                "failure)",
+                                path_, out.size()));
     return out;
 }
 

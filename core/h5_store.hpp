@@ -7,6 +7,7 @@
 #include <hdf5.h>
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -79,6 +80,16 @@ private:
     hsize_t rows_written_ = 0;
 };
 
+// One object found by Group::list_objects().
+struct ObjectInfo {
+    enum Kind { group, dataset, other } kind = other;
+    std::string path;             // relative to the group listed, e.g. "sim/network/t"
+    std::vector<hsize_t> dims;    // datasets; empty for a scalar
+    std::string units;            // the "units" attribute, if any
+    std::optional<double> scalar;  // value of a numeric scalar dataset
+    std::string problem;          // why a dataset could not be described ("" when fine)
+};
+
 class Group {
 public:
     Group() = default;
@@ -108,6 +119,8 @@ public:
                                  const std::string& units, hsize_t chunk_rows = 256) const;
 
     Array read(const std::string& name) const;
+    // Every object below this group in name order; h5::Error when the file cannot be walked to the end.
+    std::vector<ObjectInfo> list_objects() const;
     std::string units(const std::string& dataset) const;
 
 private:

@@ -1,27 +1,26 @@
 #include "layers/attention.hpp"
 
 #include <cmath>
-#include <limits>
 #include <stdexcept>
 
-#include "layers/decay_product.hpp"
+#include "kernels/astro_attention.hpp"
+#include "kernels/decay_product.hpp"
 
 namespace rmaat::layers {
 
-torch::Tensor phi(const torch::Tensor& z) {
-    return torch::elu(z) + 1.0;
+double AttentionOptions::c() const {
+    if (kind == AttentionKind::linear) return 1.0;
+    return inv_m > 0 ? inv_m : 1.0 / static_cast<double>(m());
 }
 
 void AttentionOptions::validate() const {
     auto fail = [](const std::string& what) { throw std::invalid_argument("attention: " + what); };
-    if (kind != "astro" && kind != "linear" && kind != "softmax")
-        fail("unknown kind \"" + kind + "\" (astro, linear or softmax)");
     if (d_model < 1) fail("d_model = " + std::to_string(d_model) + " must be >= 1");
     if (n_heads < 1) fail("n_heads = " + std::to_string(n_heads) + " must be >= 1");
     if (d_model % n_heads != 0)
         fail("n_heads = " + std::to_string(n_heads) + " does not divide d_model = " + std::to_string(d_model));
     if (qk_dim < 0) fail("qk_dim must be >= 0 (0: d_model / n_heads)");
-    if (kind == "astro" && span < 1) fail("span must be >= 1");
+    if (kind == AttentionKind::astro && span < 1) fail("span must be >= 1");
     if (!(alpha > 0)) fail("alpha must be > 0");
     if (!(scale >= 0)) fail("scale must be >= 0");
     if (!(inv_m >= 0)) fail("inv_m must be >= 0 (0: 1/m)");
@@ -36,13 +35,15 @@ AttentionImpl::AttentionImpl(const AttentionOptions& opt) : opt_(opt) {
     key = register_module("key", torch::nn::Linear(d, H * m));
     value = register_module("value", torch::nn::Linear(d, H * dh));
     output = register_module("output", torch::nn::Linear(H * dh, d));
-    if (opt_.kind == "astro") W_R = register_parameter("W_R", torch::randn({H, opt_.span, m}) * 0.02);
+    if (opt_.kind == AttentionKind::astro)
+        W_R = register_parameter("W_R", torch::randn({H, opt_.span, m}) * 0.02);
     drop = register_module("dropout", torch::nn::Dropout(opt_.dropout));
 }
 
 torch::Tensor AttentionImpl::astro_features() const {
-    TORCH_CHECK(W_R.defined(), "astro_features: attention kind \"", opt_.kind, "\" has no W_R");
-    return phi(decay_product(W_R, opt_.scale));
+    TORCH_CHECK(W_R.defined(), "astro_features: attention kind \"", kAttentionKinds.name(opt_.kind),
+                "\" has no W_R");
+    return kernels::phi(kernels::decay_product(W_R, opt_.scale));
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, const torch::Tensor& R_phi) {
@@ -55,39 +56,22 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
     auto q = query(x).view({B, N, H, m}).transpose(1, 2);
     auto k = key(x).view({B, N, H, m}).transpose(1, 2);
     auto v = value(x).view({B, N, H, dh}).transpose(1, 2);
-    auto o = opt_.kind == "softmax" ? softmax(q, k, v, mask) : astro(q, k, v, mask, R_phi);
+    auto o = opt_.kind == AttentionKind::softmax ? softmax(q, k, v, mask) : astro(q, k, v, mask, R_phi);
     o = o.transpose(1, 2).reshape({B, N, H * dh});
     return output(drop(o));
 }
 
-torch::Tensor AttentionImpl::astro(const torch::Tensor& q_in, const torch::Tensor& k_in, const torch::Tensor& v_in,
+torch::Tensor AttentionImpl::astro(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                    const torch::Tensor& mask, const torch::Tensor& R_phi) const {
-    const bool linear = opt_.kind == "linear";
-    const int64_t N = q_in.size(2);
-    // Sums over tokens run in fp32 at least (bf16 inputs).
-    const auto acc = q_in.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
-    auto pq = phi(q_in.to(acc)), pk = phi(k_in.to(acc)), v = v_in.to(acc);
-    if (mask.defined()) {
-        // Padded tokens: zero their rows of phi(K) and of V, so no sum sees them.
-        auto mf = mask.to(acc).unsqueeze(1).unsqueeze(-1);  // [B, 1, N, 1]
-        pk = pk * mf;
-        v = v * mf;
-    }
-    const double c = linear ? 1.0 : (opt_.inv_m > 0 ? opt_.inv_m : 1.0 / static_cast<double>(opt_.m()));
-    auto Hm = torch::matmul(pk.transpose(-2, -1), v);  // H_neuron / c: [B, H, m, dh]
-    if (!linear && opt_.astro_term) {
-        TORCH_CHECK(W_R.size(1) >= N, "attention: input of ", N, " tokens exceeds the span ", W_R.size(1), " of W_R");
-        auto R = (R_phi.defined() ? R_phi : astro_features()).to(acc).narrow(1, 0, N);  // [H, N, m]
-        Hm = Hm + torch::matmul(R.transpose(-2, -1), v);                                // + H_astro / c
-    }
-    Hm = Hm * c;
-    if (opt_.sigmoid_on_H && !linear) Hm = torch::sigmoid(Hm);
-    // g = (sum_n phi(k_n))^alpha; a sample with no real token has a zero sum: keep pow's gradient finite.
-    auto ksum = pk.sum(-2);  // [B, H, m]
-    auto g = linear || opt_.alpha == 1.0 ? ksum : ksum.clamp_min(std::numeric_limits<float>::min()).pow(opt_.alpha);
-    auto num = torch::matmul(pq, Hm);                                        // [B, H, N, dh]
-    auto den = (pq * g.unsqueeze(-2)).sum(-1, /*keepdim=*/true) + opt_.eps;  // [B, H, N, 1]
-    return (num / den).to(q_in.scalar_type());
+    const bool linear = opt_.kind == AttentionKind::linear;
+    kernels::AstroAttentionOptions ko;
+    ko.alpha = linear ? 1.0 : opt_.alpha;
+    ko.c = opt_.c();
+    ko.eps = opt_.eps;
+    ko.sigmoid_on_H = opt_.sigmoid_on_H && !linear;
+    torch::Tensor R;
+    if (!linear && opt_.astro_term) R = R_phi.defined() ? R_phi : astro_features();
+    return kernels::astro_attention(q, k, v, mask, R, ko);
 }
 
 torch::Tensor AttentionImpl::softmax(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,

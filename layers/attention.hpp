@@ -1,5 +1,5 @@
 #pragma once
-// Multi-head attention of the RMAAT model and its baselines (SPEC 5.1), behind one module:
+// Multi-head attention of the RMAAT model and its baselines (docs/design.md section 5.1), one module:
 //   astro   astromorphic linear attention: phi = elu + 1,
 //           H_neuron = c phi(K)^T V,  H_astro = c phi(R)^T V with R = P_rel W_R (position decay `scale`),
 //           g = (sum_n phi(k_n))^alpha,  out_n = phi(q_n) (H_neuron + H_astro) / (phi(q_n) . g + eps)
@@ -7,15 +7,18 @@
 //   softmax scaled dot-product attention (forms N x N; the Transformer / RMT baselines)
 // Inputs x [B, N, d_model] and a mask [B, N] (true: real token). Padded tokens have their rows of
 // phi(K) and V zeroed, so they enter no sum (phi(R) is positive and data-independent, so masking
-// phi(K) alone would not be enough).
+// phi(K) alone would not be enough). The maths runs in kernels/ (kernels/astro_attention.hpp): this
+// module holds the parameters and the projections and never asks which device it runs on.
 #include <torch/torch.h>
 
 #include <string>
 
+#include "layers/kinds.hpp"
+
 namespace rmaat::layers {
 
 struct AttentionOptions {
-    std::string kind = "astro";  // "astro", "linear", "softmax"
+    AttentionKind kind = AttentionKind::astro;
     int64_t d_model = 128;
     int64_t n_heads = 4;
     int64_t qk_dim = 0;         // m, query/key width per head; 0: d_model / n_heads
@@ -30,6 +33,8 @@ struct AttentionOptions {
 
     int64_t head_dim() const { return d_model / n_heads; }
     int64_t m() const { return qk_dim > 0 ? qk_dim : head_dim(); }
+    // c = 1/m unless inv_m is given; 1 for the linear kind.
+    double c() const;
     // std::invalid_argument naming the option and the reason.
     void validate() const;
 };
@@ -62,8 +67,5 @@ private:
     torch::nn::Dropout drop{nullptr};
 };
 TORCH_MODULE(Attention);
-
-// phi(z) = elu(z) + 1 (positive feature map).
-torch::Tensor phi(const torch::Tensor& z);
 
 }  // namespace rmaat::layers

@@ -1,33 +1,31 @@
 #pragma once
-// The RMAAT model and its baselines in one module (SPEC 5.2), selected by `kind`:
-//   rmaat        astromorphic attention + M memory tokens, segment recurrence, retention (paper form)
-//   rmt          softmax attention + memory tokens (recurrent memory transformer)
-//   rlt          linear attention + memory, no retention, no astro term
-//   transformer  softmax attention over the whole sequence
-//   at           astromorphic attention over the whole sequence, no recurrence
-//   linear       linear transformer (Katharopoulos) over the whole sequence
+// The RMAAT model and its baselines in one module (docs/design.md section 5.2), selected by `kind`
+// (layers/kinds.hpp: rmaat, rmt, rlt, transformer, at, linear).
 //
-// Segment-recurrent kinds cut a padded batch of length L into T = ceil(L / segment_length)
-// segments. Segment t sees [mem_t ; x_t] (memory without position embedding, segment tokens with
-// learned absolute positions); the last layer's outputs at the memory positions are mem'_{t+1}, and
-// retention gives mem_{t+1} = RF(t, T) mem'_{t+1} (paper), RF mem' + (1 - RF) mem_t (blend) or mem'
-// (none). RF comes from a calibration (calibration/macro_parameters.hpp).
-//
-// Heads: classification from each sample's last segment holding real tokens (mean over its real
-// tokens, or "cls": a learned CLS token prepended to whole-sequence inputs; for recurrent kinds the
-// first memory slot after that segment), and the two-document matching head [u, v, u*v, u-v] -> MLP.
+// The model runs one step; the loop over segments lives in trainer/recurrence.hpp, so that BPTT and
+// AMRB share one segment plan. Recurrent kinds give the trainer:
+//   initial_memory(B)                     the M learnable memory tokens [B, M, d] (no position embedding)
+//   encode_segment(mem_t, x_t, mask_t)    last layer's outputs for [mem_t ; x_t]; the first M rows are
+//                                         mem'_{t+1}, segment tokens get learned absolute positions
+//   retain(mem', mem_t, t, T)             mem_{t+1} = RF(t, T) mem' (paper), RF mem' + (1 - RF) mem_t
+//                                         (blend) or mem' (none); RF from core/macro_parameters.hpp
+//   pool_segment(out, mask_t)             the sample representation from one segment
+// Whole-sequence kinds give encode_sequence(tokens, mask). Both end in head(u[, v]): a linear
+// classifier, or the two-document matching head [u, v, u*v, u-v] -> MLP (Retrieval).
+// Pooling: mean over real tokens, or "cls": a learned CLS token prepended to whole-sequence inputs;
+// for recurrent kinds the first memory slot after the segment.
 #include <torch/torch.h>
 
-#include <string>
 #include <vector>
 
-#include "calibration/macro_parameters.hpp"
+#include "core/macro_parameters.hpp"
 #include "layers/encoder.hpp"
+#include "layers/kinds.hpp"
 
 namespace rmaat::layers {
 
 struct ModelOptions {
-    std::string kind = "rmaat";
+    ModelKind kind = ModelKind::rmaat;
     int64_t vocab_size = 256;
     int64_t n_classes = 10;
     int64_t d_model = 128;
@@ -36,52 +34,53 @@ struct ModelOptions {
     int64_t d_ff = 512;
     double dropout = 0.1;
     bool pre_ln = false;
-    int64_t max_len = 1024;           // longest input sequence (tokens)
-    int64_t segment_length = 128;     // recurrent kinds
-    int64_t memory_tokens = 16;       // M, recurrent kinds
-    std::string retention = "paper";  // paper, blend, none (rmaat; rlt and rmt use none)
-    std::string pooling = "mean";     // mean, cls
-    std::string head = "classify";    // classify, match (two documents)
-    // Attention options (alpha and scale default to the calibration's).
+    int64_t max_len = 1024;                // longest input sequence (tokens)
+    int64_t segment_length = 128;          // recurrent kinds
+    int64_t memory_tokens = 16;            // M, recurrent kinds
+    Retention retention = Retention::paper;  // rmaat only; rlt and rmt keep mem' as it is
+    Pooling pooling = Pooling::mean;
+    Head head = Head::classify;
+    // Attention options (alpha and scale come from the calibration).
     int64_t qk_dim = 0;
     bool astro_term = true;
     bool sigmoid_on_H = false;
     double inv_m = 0.0;
 
-    bool recurrent() const { return kind == "rmaat" || kind == "rmt" || kind == "rlt"; }
+    bool recurrent() const { return model_kind_info(kind).recurrent; }
     int64_t segments(int64_t length) const { return (length + segment_length - 1) / segment_length; }
     // std::invalid_argument naming the option and the reason.
     void validate() const;
 };
 
-struct ModelOutput {
-    torch::Tensor logits;               // [B, n_classes]
-    std::vector<torch::Tensor> memory;  // mem_1 .. mem_T (after retention), recurrent kinds
-};
-
 class ModelImpl : public torch::nn::Module {
 public:
-    // `macro` supplies alpha, scale and RF; its table must cover the segments of max_len.
-    ModelImpl(const ModelOptions& opt, const calib::MacroParameters& macro);
+    // `macro` supplies alpha, scale and RF; for rmaat with retention its table must cover the segments
+    // of max_len (InputError otherwise).
+    ModelImpl(const ModelOptions& opt, const MacroParameters& macro);
 
-    // tokens [B, L] int64, mask [B, L] bool (true = real). For head "match", tokens2/mask2 hold the
-    // second document.
-    ModelOutput forward(const torch::Tensor& tokens, const torch::Tensor& mask, const torch::Tensor& tokens2 = {},
-                        const torch::Tensor& mask2 = {});
+    // phi(P_rel W_R) per layer (undefined where a layer has none): depends on parameters only, so the
+    // trainer computes it once per step and hands it (or a detached copy, under AMRB) to every segment.
+    std::vector<torch::Tensor> astro_features() const;
 
-    // Building blocks for trainers (AMRB replays segments one at a time).
-    torch::Tensor initial_memory(int64_t batch) const;  // [B, M, d]
-    std::vector<torch::Tensor> astro_features() const;  // per layer, once per step
-    // One segment: returns the last layer's outputs [B, M + n, d] for [mem ; x_t].
+    // Recurrent kinds.
+    torch::Tensor initial_memory(int64_t batch) const;  // [B, M, d]; undefined when M = 0
+    // memory [B, M, d] or undefined; tokens, mask [B, n]. Returns [B, M + n, d].
     torch::Tensor encode_segment(const torch::Tensor& memory, const torch::Tensor& tokens, const torch::Tensor& mask,
                                  const std::vector<torch::Tensor>& features);
     torch::Tensor retain(const torch::Tensor& new_memory, const torch::Tensor& old_memory, int64_t t, int64_t T) const;
-    // Sequence representation [B, d] of one document.
-    torch::Tensor encode(const torch::Tensor& tokens, const torch::Tensor& mask,
-                         std::vector<torch::Tensor>* memories = nullptr);
+    // Representation [B, d] of one segment's output [B, M + n, d] (mean over its real tokens, or the
+    // first memory slot with pooling "cls").
+    torch::Tensor pool_segment(const torch::Tensor& out, const torch::Tensor& mask) const;
+
+    // Whole-sequence kinds: representation [B, d] of tokens, mask [B, L].
+    torch::Tensor encode_sequence(const torch::Tensor& tokens, const torch::Tensor& mask,
+                                  const std::vector<torch::Tensor>& features);
+
+    // Logits [B, n_classes] from one representation, or two (head "match").
+    torch::Tensor head(const torch::Tensor& u, const torch::Tensor& v = {});
 
     const ModelOptions& options() const { return opt_; }
-    const calib::MacroParameters& macro() const { return macro_; }
+    const MacroParameters& macro() const { return macro_; }
 
     torch::nn::Embedding token_embedding{nullptr}, position_embedding{nullptr};
     torch::nn::ModuleList layers{nullptr};
@@ -92,7 +91,7 @@ public:
 private:
     torch::Tensor run_layers(torch::Tensor h, const torch::Tensor& mask, const std::vector<torch::Tensor>& features);
     ModelOptions opt_;
-    calib::MacroParameters macro_;
+    MacroParameters macro_;
 };
 TORCH_MODULE(Model);
 

@@ -2,13 +2,15 @@
 
 #include <fmt/format.h>
 
+#include "core/choices.hpp"
+
 namespace rmaat::layers {
 
 ModelConfig read_model_config(const ConfigSection& s, const std::string& config_dir) {
     ModelConfig c;
     ModelOptions& o = c.options;
     const ModelOptions d;
-    o.kind = s.get_string("kind", d.kind, {"rmaat", "rmt", "rlt", "transformer", "at", "linear"});
+    o.kind = get_choice(s, "kind", d.kind, kModelKinds);
     o.vocab_size = s.get_int("vocab_size", d.vocab_size, Range::closed(1, 1e9));
     o.n_classes = s.get_int("n_classes", d.n_classes, Range::closed(2, 1e9));
     o.d_model = s.get_int("d_model", d.d_model, Range::closed(1, 1e6));
@@ -22,9 +24,9 @@ ModelConfig read_model_config(const ConfigSection& s, const std::string& config_
     o.max_len = s.get_int("max_len", d.max_len, Range::closed(1, 1e9));
     o.segment_length = s.get_int("segment_length", d.segment_length, Range::closed(1, 1e9));
     o.memory_tokens = s.get_int("memory_tokens", d.memory_tokens, Range::closed(0, 1e6));
-    o.retention = s.get_string("retention", d.retention, {"paper", "blend", "none"});
-    o.pooling = s.get_string("pooling", d.pooling, {"mean", "cls"});
-    o.head = s.get_string("head", d.head, {"classify", "match"});
+    o.retention = get_choice(s, "retention", d.retention, kRetentionModes);
+    o.pooling = get_choice(s, "pooling", d.pooling, kPoolings);
+    o.head = get_choice(s, "head", d.head, kHeads);
     o.qk_dim = s.get_int("qk_dim", d.qk_dim, Range::closed(0, 1e6));
     o.astro_term = s.get_bool("astro_term", d.astro_term);
     o.sigmoid_on_H = s.get_bool("sigmoid_on_H", d.sigmoid_on_H);
@@ -34,7 +36,7 @@ ModelConfig read_model_config(const ConfigSection& s, const std::string& config_
     std::string cal = s.get_string("calibration", "");
     if (!cal.empty() && cal.front() != '/' && !config_dir.empty()) cal = config_dir + "/" + cal;
     c.calibration = cal;
-    if (o.recurrent() && o.pooling == "cls" && o.memory_tokens == 0)
+    if (o.recurrent() && o.pooling == Pooling::cls && o.memory_tokens == 0)
         throw s.error("pooling",
                       "\"cls\" of a recurrent model reads the first memory slot: memory_tokens must be >= 1");
     try {
@@ -45,13 +47,14 @@ ModelConfig read_model_config(const ConfigSection& s, const std::string& config_
     return c;
 }
 
-Model build_model(const ModelConfig& cfg) {
-    const ModelOptions& o = cfg.options;
-    const int segments = o.recurrent() ? static_cast<int>(o.segments(o.max_len)) : 1;
-    calib::MacroParameters macro = calib::load_macro_parameters(cfg.calibration, segments);
+Model build_model(const ModelConfig& cfg, MacroParameters macro) {
     if (cfg.alpha) macro.alpha = *cfg.alpha;
     if (cfg.scale) macro.scale = *cfg.scale;
-    return Model(o, macro);
+    return Model(cfg.options, macro);
+}
+
+int calibration_segments(const ModelOptions& o) {
+    return o.recurrent() ? static_cast<int>(o.segments(o.max_len)) : 1;
 }
 
 std::vector<std::string> parameter_names(const Model& model) {

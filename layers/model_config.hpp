@@ -1,6 +1,7 @@
 #pragma once
-// The model factory: a [model] TOML table -> ModelOptions -> Model, with the calibration that
-// supplies alpha, scale and the retention factors.
+// The model factory: a [model] TOML table -> ModelOptions -> Model, given the macro parameters that
+// supply alpha, scale and the retention factors (the trainer reads them from the calibration file:
+// trainer/build_model.hpp).
 //
 //   [model]
 //   kind = "rmaat"            # rmaat, rmt, rlt, transformer, at, linear
@@ -26,9 +27,11 @@ struct ModelConfig {
 };
 
 ModelConfig read_model_config(const ConfigSection& model, const std::string& config_dir = "");
-// Loads the calibration (CalibrationError when it is not one, or its table is shorter than the
-// number of segments of max_len), applies overrides, builds the model.
-Model build_model(const ModelConfig& cfg);
+// Applies the config's alpha and scale overrides to `macro` and builds the model (InputError when
+// the RF table is shorter than the segments of max_len).
+Model build_model(const ModelConfig& cfg, MacroParameters macro);
+// How many segments the RF table must cover for these options.
+int calibration_segments(const ModelOptions& o);
 
 // Parameter names as stored under /model/params in run files ("layers.0.attention.W_R", ...).
 std::vector<std::string> parameter_names(const Model& model);

@@ -6,7 +6,7 @@
 #include <cstdio>
 
 #include "calibration/calibration.hpp"
-#include "calibration/macro_parameters.hpp"
+#include "calibration/calibration_reader.hpp"
 #include "core/h5_store.hpp"
 #include "macro_model/retention.hpp"
 #include "sim/simulate.hpp"
@@ -38,7 +38,7 @@ std::vector<double> read1(const h5::Group& g, const std::string& name) {
 }  // namespace
 
 TEST_CASE("fall-back macro parameters are the documented ones", "[calibration]") {
-    const auto p = calib::fallback_macro_parameters(64);
+    const auto p = rmaat::fallback_macro_parameters(64);
     CHECK(p.alpha == 0.25);
     CHECK(p.scale == 0.1);
     CHECK_FALSE(p.calibrated);

@@ -10,23 +10,28 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "calibration/macro_parameters.hpp"
+#include "calibration/calibration_reader.hpp"
+#include "core/macro_parameters.hpp"
 #include "core/config.hpp"
 #include "core/h5_store.hpp"
 #include "layers/attention.hpp"
-#include "layers/decay_product.hpp"
+#include "kernels/decay_product.hpp"
 #include "layers/encoder.hpp"
 #include "layers/model.hpp"
 #include "layers/model_config.hpp"
+#include "trainer/build_model.hpp"
+#include "trainer/recurrence.hpp"
 #include "tests/catch.hpp"
 
 using namespace rmaat;
 using namespace rmaat::layers;
+using rmaat::kernels::decay_product_dense;
 
 namespace {
 
@@ -35,6 +40,35 @@ const std::string dir = RMAAT_BINARY_DIR;
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
+
+// A field of /proc/self/status in kB ("VmRSS", "VmHWM").
+std::optional<double> status_kb(const std::string& field) {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind(field + ":", 0) == 0) return std::stod(line.substr(field.size() + 1));
+    return std::nullopt;
+}
+
+// Growth of the RSS high-water mark from construction on; nullopt where the kernel does not let us
+// reset the mark (/proc/self/clear_refs).
+class PeakRss {
+public:
+    PeakRss() {
+        std::ofstream f("/proc/self/clear_refs");
+        if (f) f << "5";
+        ok_ = f && f.flush() && (rss0_ = status_kb("VmRSS")).has_value();
+    }
+    std::optional<double> extra_mib() const {
+        const auto hwm = status_kb("VmHWM");
+        if (!ok_ || !hwm) return std::nullopt;
+        return std::max(0.0, *hwm - *rss0_) / 1024.0;
+    }
+
+private:
+    bool ok_ = false;
+    std::optional<double> rss0_;
+};
 
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
     REQUIRE(a.sizes() == b.sizes());
@@ -161,7 +195,7 @@ std::vector<std::pair<std::string, torch::Tensor>> named_params(torch::nn::Modul
 
 AttentionOptions tiny_attention(const std::string& kind, int64_t span) {
     AttentionOptions o;
-    o.kind = kind;
+    o.kind = kAttentionKinds.parse(kind);
     o.d_model = 8;
     o.n_heads = 2;
     o.span = span;
@@ -174,7 +208,7 @@ AttentionOptions tiny_attention(const std::string& kind, int64_t span) {
 // Tiny model of SPEC's test sizes: d_model 8, 2 heads, segment_length 4, memory_tokens 2, max_len 12.
 ModelOptions tiny_model(const std::string& kind, int64_t n_layers = 2) {
     ModelOptions o;
-    o.kind = kind;
+    o.kind = kModelKinds.parse(kind);
     o.vocab_size = 11;
     o.n_classes = 3;
     o.d_model = 8;
@@ -189,7 +223,7 @@ ModelOptions tiny_model(const std::string& kind, int64_t n_layers = 2) {
 }
 
 Model make_model(const ModelOptions& o, torch::Dtype dtype = torch::kFloat64) {
-    Model m(o, calib::fallback_macro_parameters(64));
+    Model m(o, rmaat::fallback_macro_parameters(64));
     m->to(dtype);
     return m;
 }
@@ -200,14 +234,14 @@ Model make_model(const ModelOptions& o, torch::Dtype dtype = torch::kFloat64) {
 // Attention against independent references
 // ---------------------------------------------------------------------------------------------------
 
-TEST_CASE("alpha = 1 without the astro term is Katharopoulos linear attention times c = 1/m; kind linear is c = 1",
+TEST_CASE("alpha = 1 without the astro term is Katharopoulos linear attention times c = 1/m, kind linear is c = 1",
           "[layers]") {
     torch::manual_seed(1);
     const int64_t B = 2, N = 9;
     const auto x = randn64({B, N, 16});
     SECTION("astro, alpha = 1, astro_term off") {
         AttentionOptions o;
-        o.kind = "astro";
+        o.kind = AttentionKind::astro;
         o.d_model = 16;
         o.n_heads = 2;
         o.span = 12;
@@ -226,7 +260,7 @@ TEST_CASE("alpha = 1 without the astro term is Katharopoulos linear attention ti
     }
     SECTION("kind linear (default alpha and astro_term are ignored)") {
         AttentionOptions o;
-        o.kind = "linear";
+        o.kind = AttentionKind::linear;
         o.d_model = 16;
         o.n_heads = 2;
         o.span = 12;
@@ -247,7 +281,7 @@ TEST_CASE(
     const int64_t B = 3, N = 8, span = 11, H = 3, m = 5;
     const double scale = 0.3;
     AttentionOptions o;
-    o.kind = "astro";
+    o.kind = AttentionKind::astro;
     o.d_model = 12;
     o.n_heads = H;
     o.qk_dim = m;  // m != d_head = 4
@@ -310,7 +344,7 @@ TEST_CASE(
         compare_real(att2->forward(x, mask), ref_linear_attention(*att2, x, mask, r2));
     }
     SECTION("softmax kind is scaled dot-product attention with padded keys masked") {
-        o.kind = "softmax";
+        o.kind = AttentionKind::softmax;
         o.qk_dim = 0;
         Attention sm(o);
         sm->to(torch::kFloat64);
@@ -351,6 +385,32 @@ TEST_CASE(
     }
 }
 
+TEST_CASE("segment plan: T of the padded length, padding masked, each sample's last real segment", "[layers]") {
+    auto o = tiny_model("rmaat", 1);  // segment_length 4, memory_tokens 2, max_len 12
+    // L = 10 -> T = 3 (padded to 12); sample 0 full, sample 1 real up to 5 (last real segment 1),
+    // sample 2 real only in the first token, sample 3 without a real token.
+    const auto tokens = torch::arange(40, torch::kLong).view({4, 10}) % 11;
+    const auto mask = make_mask(10, {10, 5, 1, 0});
+    const auto plan = rmaat::trainer::plan_segments(o, tokens, mask);
+    CHECK(plan.T == 3);
+    CHECK(plan.S == 4);
+    CHECK(plan.M == 2);
+    REQUIRE(plan.tokens.sizes() == at::IntArrayRef({4, 12}));
+    CHECK(plan.tokens.narrow(1, 0, 10).equal(tokens));
+    CHECK(plan.tokens.narrow(1, 10, 2).eq(0).all().item<bool>());
+    CHECK_FALSE(plan.mask.narrow(1, 10, 2).any().item<bool>());
+    CHECK(plan.last.equal(torch::tensor({2, 1, 0, -1}, torch::kLong)));
+    CHECK(plan.picks(1, torch::kFloat).squeeze(1).equal(torch::tensor({0.f, 1.f, 0.f, 0.f})));
+    CHECK(plan.tokens_at(2).sizes() == at::IntArrayRef({4, 4}));
+    SECTION("a batch longer than max_len, or a whole-sequence kind, is refused") {
+        CHECK_THROWS_WITH(rmaat::trainer::plan_segments(o, torch::zeros({1, 13}, torch::kLong),
+                                                         torch::ones({1, 13}, torch::kBool)),
+                          ContainsSubstring("exceeds max_len"));
+        CHECK_THROWS_WITH(rmaat::trainer::plan_segments(tiny_model("at", 1), tokens, mask),
+                          ContainsSubstring("has no segments"));
+    }
+}
+
 TEST_CASE(
     "segment recurrence: [mem_t ; x_t] per segment, retention paper / blend / none with RF(t, T) of the "
     "padded length, head on each sample's last real segment",
@@ -359,7 +419,7 @@ TEST_CASE(
         DYNAMIC_SECTION(retention) {
             torch::manual_seed(13);
             auto o = tiny_model("rmaat", 2);
-            o.retention = retention;
+            o.retention = kRetentionModes.parse(retention);
             Model model = make_model(o);
             randomise(*model);
             torch::NoGradGuard ng;
@@ -368,7 +428,7 @@ TEST_CASE(
             const int64_t B = 2, S = 4, M = 2, T = 3;
             const auto tokens = torch::randint(11, {B, 10}, torch::kLong);
             const auto mask = make_mask(10, {10, 5});
-            const auto out = model->forward(tokens, mask);
+            const auto out = rmaat::trainer::forward(model, tokens, mask);
             REQUIRE(out.memory.size() == size_t(T));
             const auto tok = torch::cat({tokens, torch::zeros({B, 2}, torch::kLong)}, 1);
             const auto msk = torch::cat({mask, torch::zeros({B, 2}, torch::kBool)}, 1);
@@ -415,7 +475,7 @@ TEST_CASE("decay_product equals decay_product_dense, values and gradients", "[la
                     INFO("N " << N << ", m " << m << ", scale " << scale << (heads ? ", leading dims [2, 3]" : ""));
                     auto W = heads ? randn64({2, 3, N, m}) : randn64({N, m});
                     W.set_requires_grad(true);
-                    const auto fast = decay_product(W, scale);
+                    const auto fast = kernels::decay_product(W, scale);
                     const auto dense = decay_product_dense(W, scale);
                     REQUIRE(fast.sizes() == W.sizes());
                     CHECK(max_abs_diff(fast, dense) < 1e-10 * std::max(1.0, dense.abs().max().item<double>()));
@@ -426,9 +486,9 @@ TEST_CASE("decay_product equals decay_product_dense, values and gradients", "[la
                 }
     // float32 and a non-contiguous input.
     const auto W = torch::randn({4, 50, 3}).transpose(0, 1);  // [50, 4, 3]: decay along dim -2 = 4
-    CHECK(max_abs_diff(decay_product(W, 0.1), decay_product_dense(W, 0.1)) < 1e-5);
+    CHECK(max_abs_diff(kernels::decay_product(W, 0.1), decay_product_dense(W, 0.1)) < 1e-5);
     const auto W2 = torch::randn({3, 50}).t();  // [50, 3] non-contiguous
-    CHECK(max_abs_diff(decay_product(W2, 0.1), decay_product_dense(W2, 0.1)) < 1e-4);
+    CHECK(max_abs_diff(kernels::decay_product(W2, 0.1), decay_product_dense(W2, 0.1)) < 1e-4);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -439,7 +499,7 @@ TEST_CASE("decay_product gradient matches central finite differences", "[layers]
     torch::manual_seed(4);
     auto W = randn64({2, 9, 3}).set_requires_grad(true);
     const auto G = randn64({2, 9, 3});
-    check_gradients([&] { return (decay_product(W, 0.2) * G).sum(); }, {{"W", W}}, 6);
+    check_gradients([&] { return (kernels::decay_product(W, 0.2) * G).sum(); }, {{"W", W}}, 6);
 }
 
 TEST_CASE("Attention gradients (input and parameters) match central finite differences", "[layers]") {
@@ -500,7 +560,7 @@ TEST_CASE("Model gradients match central finite differences for every kind", "[l
             torch::manual_seed(7);
             const bool match = kind == "rmaat-match";
             auto o = tiny_model(match ? "rmaat" : kind, 2);
-            if (match) o.head = "match";
+            if (match) o.head = Head::match;
             Model model = make_model(o);
             randomise(*model);
             // L = 10: three segments of 4, the last one partial; sample 1 ends in segment 2.
@@ -512,7 +572,7 @@ TEST_CASE("Model gradients match central finite differences for every kind", "[l
             check_gradients(
                 [&] {
                     const auto out =
-                        match ? model->forward(tokens, mask, tokens2, mask2) : model->forward(tokens, mask);
+                        match ? rmaat::trainer::forward(model, tokens, mask, tokens2, mask2) : rmaat::trainer::forward(model, tokens, mask);
                     return (out.logits * w).sum();
                 },
                 named_params(*model), 1);
@@ -525,22 +585,26 @@ TEST_CASE("Model gradients match central finite differences for every kind", "[l
 // ---------------------------------------------------------------------------------------------------
 
 TEST_CASE("no N x N tensor on the astromorphic path: forward and backward at N = 200000", "[layers]") {
+    // An N x N float tensor would need 160 GB: finishing at all shows there is none, and the growth of
+    // the RSS high-water mark (where the kernel lets us reset it) bounds what the pass allocated.
     torch::manual_seed(8);
-    const int64_t N = 200000;  // an N x N float tensor would need 160 GB
+    const int64_t N = 200000;
     auto o = tiny_attention("astro", N);
     Attention att(o);
     auto x = torch::randn({1, N, 8}).set_requires_grad(true);
     {
-        const auto t0 = std::chrono::steady_clock::now();
+        const PeakRss peak;
         const auto y = att->forward(x);
         (y * y).mean().backward();
-        const double s = seconds_since(t0);
-        INFO("astro attention forward + backward at N = 200000: " << s << " s");
-        CHECK(s < 10.0);
+        REQUIRE(y.sizes() == at::IntArrayRef({1, N, 8}));
         CHECK(torch::isfinite(x.grad()).all().item<bool>());
         CHECK(x.grad().abs().sum().item<double>() > 0);
         REQUIRE(att->W_R.grad().defined());
         CHECK(torch::isfinite(att->W_R.grad()).all().item<bool>());
+        if (const auto mib = peak.extra_mib()) {
+            INFO("peak extra memory of forward + backward at N = 200000: " << *mib << " MiB");
+            CHECK(*mib < 1024.0);  // O(N) activations: tens of MiB; N x N: 152 GiB
+        }
     }
     SECTION("an \"at\" model (whole sequence, astromorphic) and an rmaat model with long segments") {
         for (const std::string kind : {"at", "rmaat"}) {
@@ -551,17 +615,19 @@ TEST_CASE("no N x N tensor on the astromorphic path: forward and backward at N =
             Model model = make_model(mo, torch::kFloat32);
             const auto tokens = torch::randint(mo.vocab_size, {1, N}, torch::kLong);
             const auto mask = torch::ones({1, N}, torch::kBool);
-            const auto t0 = std::chrono::steady_clock::now();
-            const auto out = model->forward(tokens, mask);
+            const PeakRss peak;
+            const auto out = rmaat::trainer::forward(model, tokens, mask);
             out.logits.square().sum().backward();
-            INFO("forward + backward " << seconds_since(t0) << " s");
             CHECK(torch::isfinite(model->token_embedding->weight.grad()).all().item<bool>());
-            CHECK(seconds_since(t0) < 20.0);
+            if (const auto mib = peak.extra_mib()) {
+                INFO("peak extra memory " << *mib << " MiB");
+                CHECK(*mib < 2048.0);
+            }
         }
     }
     SECTION("the check can fail: softmax attention at the same N cannot allocate its N x N scores") {
         auto so = o;
-        so.kind = "softmax";
+        so.kind = AttentionKind::softmax;
         Attention sm(so);
         // With overcommit "always" (vm.overcommit_memory = 1) the allocation would succeed and the
         // process would be killed when touching the pages: only run this where the kernel refuses it.
@@ -616,7 +682,7 @@ TEST_CASE("the content of padded tokens changes nothing in a model's logits", "[
         DYNAMIC_SECTION(kind) {
             torch::manual_seed(10);
             auto o = tiny_model(kind == "rmaat-blend" ? "rmaat" : kind, 2);
-            if (kind == "rmaat-blend") o.retention = "blend";
+            if (kind == "rmaat-blend") o.retention = Retention::blend;
             Model model = make_model(o);
             randomise(*model);
             model->eval();
@@ -627,13 +693,13 @@ TEST_CASE("the content of padded tokens changes nothing in a model's logits", "[
             const auto mask = make_mask(12, {12, 6, 9});
             auto other = torch::where(mask, tokens, torch::randint(11, {3, 12}, torch::kLong));
             REQUIRE_FALSE(torch::equal(other, tokens));
-            const auto a = model->forward(tokens, mask).logits;
-            const auto b = model->forward(other, mask).logits;
+            const auto a = rmaat::trainer::forward(model, tokens, mask).logits;
+            const auto b = rmaat::trainer::forward(model, other, mask).logits;
             CHECK(max_abs_diff(a, b) < 1e-10);
             // ...while the content of real tokens does change them.
             auto changed = tokens.clone();
             changed.index_put_({0, 0}, (tokens.index({0, 0}) + 1) % 11);
-            CHECK(max_abs_diff(model->forward(changed, mask).logits.slice(0, 0, 1), a.slice(0, 0, 1)) > 1e-8);
+            CHECK(max_abs_diff(rmaat::trainer::forward(model, changed, mask).logits.slice(0, 0, 1), a.slice(0, 0, 1)) > 1e-8);
         }
     }
 }
@@ -666,7 +732,7 @@ double train_copy_task(int64_t memory_tokens, double* seconds) {
     torch::manual_seed(11);
     const int64_t seg = 4;
     ModelOptions o;
-    o.kind = "rmaat";
+    o.kind = ModelKind::rmaat;
     o.vocab_size = 16;
     o.n_classes = 4;
     o.d_model = 32;
@@ -677,15 +743,15 @@ double train_copy_task(int64_t memory_tokens, double* seconds) {
     o.max_len = 2 * seg;
     o.segment_length = seg;
     o.memory_tokens = memory_tokens;
-    o.retention = "paper";
-    o.pooling = "mean";
-    Model model(o, calib::fallback_macro_parameters(64));
+    o.retention = Retention::paper;
+    o.pooling = Pooling::mean;
+    Model model(o, rmaat::fallback_macro_parameters(64));
     torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(3e-3));
     const auto t0 = std::chrono::steady_clock::now();
     for (int step = 0; step < 300; ++step) {
         const auto b = copy_batch(64, seg);
         opt.zero_grad();
-        const auto loss = torch::nn::functional::cross_entropy(model->forward(b.tokens, b.mask).logits, b.labels);
+        const auto loss = torch::nn::functional::cross_entropy(rmaat::trainer::forward(model, b.tokens, b.mask).logits, b.labels);
         loss.backward();
         opt.step();
     }
@@ -693,7 +759,7 @@ double train_copy_task(int64_t memory_tokens, double* seconds) {
     model->eval();
     torch::NoGradGuard ng;
     const auto b = copy_batch(1000, seg);
-    const auto pred = model->forward(b.tokens, b.mask).logits.argmax(-1);
+    const auto pred = rmaat::trainer::forward(model, b.tokens, b.mask).logits.argmax(-1);
     return pred.eq(b.labels).to(torch::kFloat64).mean().item<double>();
 }
 
@@ -732,7 +798,7 @@ Model model_from(const std::string& extra) {
     const Config c = Config::from_string(std::string(kTinyModel) + extra, "model.toml");
     const ModelConfig mc = read_model_config(c.section("model"));
     c.check_all_used();
-    return build_model(mc);
+    return rmaat::trainer::build_model(mc);
 }
 
 // A calibration file with an RF table for T <= n, scale 0.2, alpha 0.5 (what calibration/ writes,
@@ -759,15 +825,21 @@ TEST_CASE("bad configurations give clear errors", "[layers]") {
     SECTION("a good one builds") {
         CHECK_NOTHROW(model_from("max_len = 12\n"));
     }
-    SECTION("unknown attention kind") {
-        auto o = tiny_attention("softmx", 8);
-        CHECK_THROWS_WITH(o.validate(), ContainsSubstring("kind") && ContainsSubstring("softmx"));
-        CHECK_THROWS_AS(Attention(o), std::invalid_argument);
+    SECTION("unknown attention kind: the table names the family and the known kinds") {
+        CHECK_THROWS_AS(kAttentionKinds.parse("softmx"), rmaat::InputError);
+        CHECK_THROWS_WITH(kAttentionKinds.parse("softmx"), ContainsSubstring("unknown attention kind \"softmx\"") &&
+                                                               ContainsSubstring("known: astro, linear, softmax"));
     }
     SECTION("unknown model kind") {
-        auto o = tiny_model("rmat");
-        CHECK_THROWS_WITH(o.validate(), ContainsSubstring("kind") && ContainsSubstring("rmat"));
-        CHECK_THROWS_WITH(model_from("max_len = 12\nkind = \"rmat\"\n"), ContainsSubstring("kind"));
+        CHECK_THROWS_WITH(kModelKinds.parse("rmat"), ContainsSubstring("model kind \"rmat\"") &&
+                                                         ContainsSubstring("rmaat, rmt, rlt, transformer, at, linear"));
+        std::string text = kTinyModel;
+        text.replace(text.find("\"rmaat\""), 7, "\"rmat\"");
+        const Config c = Config::from_string(text, "model.toml");
+        CHECK_THROWS_AS(read_model_config(c.section("model")), rmaat::ConfigError);
+        CHECK_THROWS_WITH(read_model_config(c.section("model")),
+                          ContainsSubstring("model.toml:2") && ContainsSubstring("model.kind") &&
+                              ContainsSubstring("\"rmat\"") && ContainsSubstring("\"rmaat\", \"rmt\", \"rlt\""));
     }
     SECTION("n_heads does not divide d_model") {
         auto a = tiny_attention("astro", 8);
@@ -785,9 +857,8 @@ TEST_CASE("bad configurations give clear errors", "[layers]") {
         CHECK_THROWS_WITH(model_from("max_len = 12\nmemory_tokens = -1\n"), ContainsSubstring("memory_tokens"));
     }
     SECTION("unknown retention mode") {
-        auto o = tiny_model("rmaat");
-        o.retention = "forever";
-        CHECK_THROWS_WITH(o.validate(), ContainsSubstring("retention"));
+        CHECK_THROWS_WITH(kRetentionModes.parse("forever"), ContainsSubstring("retention mode") &&
+                                                                ContainsSubstring("known: paper, blend, none"));
         CHECK_THROWS_WITH(model_from("max_len = 12\nretention = \"forever\"\n"), ContainsSubstring("retention"));
     }
     SECTION("unknown key in [model]") {
@@ -798,7 +869,7 @@ TEST_CASE("bad configurations give clear errors", "[layers]") {
         const std::string calib = write_fake_calibration(4);
         const std::string line = "calibration = \"" + calib + "\"\n";
         // max_len 20 = 5 segments of 4: the table covers 4.
-        CHECK_THROWS_AS(model_from(line + "max_len = 20\n"), calib::CalibrationError);
+        CHECK_THROWS_AS(model_from(line + "max_len = 20\n"), rmaat::InputError);
         CHECK_THROWS_WITH(model_from(line + "max_len = 20\n"),
                           ContainsSubstring("covers T <= 4") && ContainsSubstring("5 are needed"));
         // max_len 16 = 4 segments fits; alpha and scale come from the file, unless overridden.
@@ -820,7 +891,7 @@ TEST_CASE("bad configurations give clear errors", "[layers]") {
 
 TEST_CASE("parameter names are stable and readable", "[layers]") {
     rmaat::layers::ModelOptions o;
-    o.kind = "rmaat";
+    o.kind = ModelKind::rmaat;
     o.d_model = 8;
     o.n_heads = 2;
     o.n_layers = 2;
@@ -830,7 +901,7 @@ TEST_CASE("parameter names are stable and readable", "[layers]") {
     o.memory_tokens = 2;
     rmaat::layers::ModelConfig cfg;
     cfg.options = o;
-    const auto model = rmaat::layers::build_model(cfg);
+    const auto model = rmaat::trainer::build_model(cfg);
     const auto names = rmaat::layers::parameter_names(model);
     // These become dataset names under /model/params in run files: renaming one breaks old runs.
     for (const char* expected :

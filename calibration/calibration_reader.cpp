@@ -1,4 +1,4 @@
-#include "calibration/macro_parameters.hpp"
+#include "calibration/calibration_reader.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -10,23 +10,17 @@
 
 namespace rmaat::calib {
 
-double MacroParameters::retention(int t, int T) const {
-    if (t < 1 || t > T || T > T_max())
-        throw std::out_of_range(fmt::format("RF({}, {}) needs 1 <= t <= T <= T_max = {}", t, T, T_max()));
-    return rf(T - 1, t - 1);
+namespace {
+
+double scalar(const h5::Group& g, const char* name, const std::string& path) {
+    const h5::Array a = g.read(name);
+    if (a.data.size() != 1)
+        throw CalibrationError(
+            fmt::format("{}: /calibration/{} holds {} values, expected one", path, name, a.data.size()));
+    return a.data[0];
 }
 
-MacroParameters fallback_macro_parameters(int T_max) {
-    MacroParameters p;
-    p.scale = kFallbackScale;
-    p.alpha = kFallbackAlpha;
-    p.source = "fall-back (no calibration)";
-    p.rf = Eigen::MatrixXd::Zero(T_max, T_max);
-    const double r = std::exp(-1.0 / kFallbackTauL);
-    for (int T = 1; T <= T_max; ++T)
-        for (int t = 1; t <= T; ++t) p.rf(T - 1, t - 1) = std::pow(r, t - 1) * (1 - r) / (1 - std::pow(r, T));
-    return p;
-}
+}  // namespace
 
 MacroParameters read_calibration(const std::string& path, int segments) {
     h5::File f = [&] {
@@ -57,9 +51,20 @@ MacroParameters read_calibration(const std::string& path, int segments) {
                             path, n, segments, segments));
         p.rf.resize(n, n);
         for (int r = 0; r < n; ++r)
-            for (int c = 0; c < n; ++c) p.rf(r, c) = rf.data[r * n + c];
-        p.scale = g.read("scale").data.at(0);
-        p.alpha = g.read("alpha").data.at(0);
+            for (int c = 0; c < n; ++c) {
+                const double v = rf.data[static_cast<size_t>(r) * n + c];
+                if (!(v >= 0 && v <= 1))
+                    throw CalibrationError(
+                        fmt::format("{}: /calibration/rf[{}][{}] = {} is not a retention factor in [0, 1]", path, r,
+                                    c, v));
+                p.rf(r, c) = v;
+            }
+        p.scale = scalar(g, "scale", path);
+        p.alpha = scalar(g, "alpha", path);
+        if (!(std::isfinite(p.scale) && p.scale >= 0))
+            throw CalibrationError(fmt::format("{}: /calibration/scale = {} must be finite and >= 0", path, p.scale));
+        if (!(std::isfinite(p.alpha) && p.alpha > 0))
+            throw CalibrationError(fmt::format("{}: /calibration/alpha = {} must be finite and > 0", path, p.alpha));
     } catch (const h5::Error& e) {
         throw CalibrationError(fmt::format("{}: damaged calibration: {}", path, e.what()));
     }

@@ -1,0 +1,181 @@
+#include "kernels/astro_attention.hpp"
+
+#include <limits>
+
+namespace rmaat::kernels {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+// Sums over tokens run in fp32 at least (bf16 and fp16 inputs).
+torch::ScalarType accumulate_type(const torch::Tensor& q) {
+    return q.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
+}
+
+void check_inputs(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, const torch::Tensor& mask,
+                  const torch::Tensor& R_phi) {
+    TORCH_CHECK(q.dim() == 4 && k.sizes() == q.sizes(), "astro_attention: q and k must be [B, H, N, m], got ",
+                q.sizes(), " and ", k.sizes());
+    TORCH_CHECK(v.dim() == 4 && v.size(0) == q.size(0) && v.size(1) == q.size(1) && v.size(2) == q.size(2),
+                "astro_attention: v must be [B, H, N, d_h] with q's B, H, N, got ", v.sizes());
+    if (mask.defined())
+        TORCH_CHECK(mask.dim() == 2 && mask.size(0) == q.size(0) && mask.size(1) == q.size(2),
+                    "astro_attention: mask must be [B, N] = [", q.size(0), ", ", q.size(2), "], got ", mask.sizes());
+    if (R_phi.defined())
+        TORCH_CHECK(R_phi.dim() == 3 && R_phi.size(0) == q.size(1) && R_phi.size(2) == q.size(3),
+                    "astro_attention: R_phi must be [H, span, m] = [", q.size(1), ", span, ", q.size(3), "], got ",
+                    R_phi.sizes());
+    if (R_phi.defined())
+        TORCH_CHECK(R_phi.size(1) >= q.size(2), "attention: input of ", q.size(2), " tokens exceeds the span ",
+                    R_phi.size(1), " of W_R");
+}
+
+// A power with a finite gradient where a sample has no real token (zero sum).
+torch::Tensor normaliser(const torch::Tensor& ksum, double alpha) {
+    return alpha == 1.0 ? ksum : ksum.clamp_min(std::numeric_limits<float>::min()).pow(alpha);
+}
+
+// [B, 1, N, 1] of 0/1 in dtype `acc`.
+torch::Tensor mask_rows(const torch::Tensor& mask, torch::ScalarType acc) {
+    return mask.to(acc).unsqueeze(1).unsqueeze(-1);
+}
+
+// The forward pass shared by the autograd Function (no graph) and its backward (recomputation).
+struct Forward {
+    torch::Tensor pq, pk, v, R, H, ksum, g, den, out;
+};
+
+Forward forward_pass(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v_in,
+                     const torch::Tensor& mask, const torch::Tensor& R_phi, const AstroAttentionOptions& opt) {
+    const auto acc = accumulate_type(q);
+    const int64_t N = q.size(2);
+    Forward f;
+    f.pq = phi(q.to(acc));
+    f.pk = phi(k.to(acc));
+    f.v = v_in.to(acc);
+    if (mask.defined()) {
+        const auto mf = mask_rows(mask, acc);
+        f.pk = f.pk * mf;
+        f.v = f.v * mf;
+    }
+    auto A = torch::matmul(f.pk.transpose(-2, -1), f.v);  // phi(K)^T V: [B, H, m, d_h]
+    if (R_phi.defined()) {
+        f.R = R_phi.narrow(1, 0, N).to(acc);           // [H, N, m]
+        A = A + torch::matmul(f.R.transpose(-2, -1), f.v);  // + phi(R)^T V
+    }
+    f.H = A * opt.c;
+    if (opt.sigmoid_on_H) f.H = torch::sigmoid(f.H);
+    f.ksum = f.pk.sum(-2);  // [B, H, m]
+    f.g = normaliser(f.ksum, opt.alpha);
+    f.den = (f.pq * f.g.unsqueeze(-2)).sum(-1, /*keepdim=*/true) + opt.eps;  // [B, H, N, 1]
+    f.out = torch::matmul(f.pq, f.H) / f.den;                                 // [B, H, N, d_h]
+    return f;
+}
+
+// Forward without a graph; backward by hand from the inputs (recomputing the cheap N-sized terms),
+// so the graph holds q, k, v, R_phi and nothing N-sized of its own.
+struct AstroAttentionFunction : public torch::autograd::Function<AstroAttentionFunction> {
+    // LibTorch 1.13 records device and dtype of every tensor argument, so an absent mask or R_phi
+    // travels as an empty placeholder with a flag.
+    static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& q, const torch::Tensor& k,
+                                 const torch::Tensor& v, const torch::Tensor& mask_arg, const torch::Tensor& R_arg,
+                                 bool has_mask, bool has_R, double alpha, double c, double eps, bool sigmoid_on_H) {
+        const AstroAttentionOptions opt{alpha, c, eps, sigmoid_on_H};
+        const torch::Tensor mask = has_mask ? mask_arg : torch::Tensor();
+        const torch::Tensor R_phi = has_R ? R_arg : torch::Tensor();
+        ctx->save_for_backward({q, k, v, mask_arg, R_arg});
+        ctx->saved_data["has_mask"] = has_mask;
+        ctx->saved_data["has_R"] = has_R;
+        ctx->saved_data["alpha"] = alpha;
+        ctx->saved_data["c"] = c;
+        ctx->saved_data["eps"] = eps;
+        ctx->saved_data["sigmoid_on_H"] = sigmoid_on_H;
+        return forward_pass(q, k, v, mask, R_phi, opt).out.to(q.scalar_type());
+    }
+
+    // With dO the incoming gradient, D = den, O = out (acc precision):
+    //   dnum = dO / D,  dD_n = -sum_j dO_nj O_nj / D_n
+    //   dphi(Q) = dnum H^T + dD g^T,   dH = phi(Q)^T dnum,   dg = phi(Q)^T dD
+    //   dA = c dH (times H (1 - H) after a sigmoid),   A = phi(K)^T V + phi(R)^T V
+    //   dphi(K) = V dA^T + alpha ksum^(alpha-1) dg,   dV = phi(K) dA + phi(R) dA,   dphi(R) = sum_b V dA^T
+    //   masked rows get no gradient; phi'(z) = 1 for z > 0, exp(z) = phi(z) otherwise.
+    static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+        const auto saved = ctx->get_saved_variables();
+        const torch::Tensor &q = saved[0], &k = saved[1], &v_in = saved[2];
+        const torch::Tensor mask = ctx->saved_data["has_mask"].toBool() ? saved[3] : torch::Tensor();
+        const torch::Tensor R_phi = ctx->saved_data["has_R"].toBool() ? saved[4] : torch::Tensor();
+        const AstroAttentionOptions opt{ctx->saved_data["alpha"].toDouble(), ctx->saved_data["c"].toDouble(),
+                                        ctx->saved_data["eps"].toDouble(), ctx->saved_data["sigmoid_on_H"].toBool()};
+        torch::NoGradGuard no_grad;
+        const auto acc = accumulate_type(q);
+        const Forward f = forward_pass(q, k, v_in, mask, R_phi, opt);
+        const auto dO = grads[0].to(acc);
+
+        const auto dnum = dO / f.den;                                            // [B, H, N, d_h]
+        const auto dden = -(dO * f.out).sum(-1, /*keepdim=*/true) / f.den;       // [B, H, N, 1]
+        auto dpq = torch::matmul(dnum, f.H.transpose(-2, -1)) + dden * f.g.unsqueeze(-2);  // [B, H, N, m]
+        auto dH = torch::matmul(f.pq.transpose(-2, -1), dnum);                            // [B, H, m, d_h]
+        const auto dg = (f.pq * dden).sum(-2);                                           // [B, H, m]
+        if (opt.sigmoid_on_H) dH = dH * f.H * (1 - f.H);
+        const auto dA = dH * opt.c;
+
+        auto dpk = torch::matmul(f.v, dA.transpose(-2, -1));  // [B, H, N, m]
+        if (opt.alpha == 1.0) {
+            dpk = dpk + dg.unsqueeze(-2);
+        } else {
+            // d/ds of clamp_min(s, tiny)^alpha: zero where the clamp is active.
+            const auto tiny = std::numeric_limits<float>::min();
+            const auto ds = dg * opt.alpha * f.ksum.clamp_min(tiny).pow(opt.alpha - 1) * (f.ksum >= tiny).to(acc);
+            dpk = dpk + ds.unsqueeze(-2);
+        }
+        auto dv = torch::matmul(f.pk, dA);  // [B, H, N, d_h]
+        torch::Tensor dR_phi;
+        if (R_phi.defined()) {
+            dv = dv + torch::matmul(f.R, dA);
+            const auto dR = torch::matmul(f.v, dA.transpose(-2, -1)).sum(0);  // [H, N, m]
+            dR_phi = torch::zeros(R_phi.sizes(), R_phi.options());
+            dR_phi.narrow(1, 0, q.size(2)).copy_(dR);
+        }
+        if (mask.defined()) {
+            const auto mf = mask_rows(mask, acc);
+            dpk = dpk * mf;
+            dv = dv * mf;
+        }
+        // phi'(z) = 1 for z > 0, else exp(z) = phi(z).
+        auto dphi = [](const torch::Tensor& z, const torch::Tensor& pz) { return torch::where(z > 0, torch::ones_like(pz), pz); };
+        const auto qa = q.to(acc), ka = k.to(acc);
+        const auto dq = dpq * dphi(qa, f.pq);
+        const auto dk = dpk * dphi(ka, phi(ka));
+        const torch::Tensor none;
+        return {dq.to(q.scalar_type()), dk.to(k.scalar_type()), dv.to(v_in.scalar_type()), none, dR_phi, none, none,
+                none, none, none, none};
+    }
+};
+
+}  // namespace
+
+torch::Tensor phi(const torch::Tensor& z) {
+    return torch::elu(z) + 1.0;
+}
+
+torch::Tensor astro_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                              const torch::Tensor& mask, const torch::Tensor& R_phi,
+                              const AstroAttentionOptions& opt) {
+    check_inputs(q, k, v, mask, R_phi);
+    // The CUDA kernels (docs/design.md section 5.3) will be chosen here for CUDA tensors.
+    const auto placeholder = torch::empty({0}, q.options());
+    return AstroAttentionFunction::apply(q, k, v, mask.defined() ? mask : placeholder,
+                                         R_phi.defined() ? R_phi : placeholder, mask.defined(), R_phi.defined(),
+                                         opt.alpha, opt.c, opt.eps, opt.sigmoid_on_H);
+}
+
+torch::Tensor astro_attention_reference(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                        const torch::Tensor& mask, const torch::Tensor& R_phi,
+                                        const AstroAttentionOptions& opt) {
+    check_inputs(q, k, v, mask, R_phi);
+    return forward_pass(q, k, v, mask, R_phi, opt).out.to(q.scalar_type());
+}
+
+}  // namespace rmaat::kernels
