@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Independent NumPy implementation of the network model (SPEC 3.1), for speed and value comparison.
+"""Independent NumPy implementation of the network model (docs/design.md section 3.1), for speed and value comparison.
 
 Plain vectorised NumPy, dense coupling matrix, classic RK4 at a fixed step: what a researcher would
-otherwise write. Fixed protocol (all presynaptic neurons on for t_on, off for t_off), defaults of SPEC 3.1.
+otherwise write. Fixed protocol (all presynaptic neurons on for t_on, off for t_off), defaults of docs/design.md section 3.1.
 
   bench/numpy_network.py --side 64 --seconds 1        # wall seconds per simulated second
   bench/numpy_network.py --side 3 --cycles 64         # p(t) at cycle ends, to compare values

@@ -1,5 +1,5 @@
 #pragma once
-// Simulator benchmarks (SPEC 8, issue 2): network model at several sizes on the dense and fast
+// Simulator benchmarks (docs/design.md section 8, issue 2): network model at several sizes on the dense and fast
 // coupling paths, and the calcium model at a given input rate. Prints a Markdown table that names
 // the configuration of every figure; `rmaat bench sim` and bench/run_sim_bench.sh call this.
 #include <string>

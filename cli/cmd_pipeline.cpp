@@ -12,7 +12,7 @@
 namespace rmaat::cli {
 
 // The whole chain from one config. Today: simulate (when the config has [network] or [calcium]),
-// then calibrate (when it has [calibration]); training and evaluation join as they land (SPEC 7).
+// then calibrate (when it has [calibration]); training and evaluation join as they land (docs/design.md section 7).
 void add_pipeline(CLI::App& app) {
     auto* cmd =
         app.add_subcommand("pipeline",

@@ -1,6 +1,6 @@
 #pragma once
 // Root attributes every run file carries: tool version, git commit, UTC time, command line,
-// resolved config text and seed (SPEC section 7).
+// resolved config text and seed (docs/design.md section 7).
 #include <cstdint>
 #include <string>
 

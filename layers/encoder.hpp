@@ -1,7 +1,7 @@
 #pragma once
 // Transformer encoder layer around any attention kind: residual, LayerNorm, feed-forward (GELU),
 // residual, LayerNorm (post-LN as in the predecessor; pre-LN selectable). With pre-LN the attention
-// output is normalised too, since with alpha < 1 it grows roughly as N^(1 - alpha) / m (SPEC 5.1).
+// output is normalised too, since with alpha < 1 it grows roughly as N^(1 - alpha) / m (docs/design.md section 5.1).
 #include <torch/torch.h>
 
 #include "layers/attention.hpp"

@@ -1,4 +1,4 @@
-// The model layers (SPEC 5.1-5.2): astromorphic attention against independent references (the
+// The model layers (docs/design.md section 5.1-5.2): astromorphic attention against independent references (the
 // Katharopoulos limit and the full formula with a dense P_rel), the linear-time decay product,
 // gradients against central finite differences for every module and model kind, linear cost at
 // N = 200000, padding invariance, memory carrying information across segments, and config errors.
@@ -103,7 +103,7 @@ torch::Tensor make_mask(int64_t N, const std::vector<int64_t>& real) {
     return m;
 }
 
-// Reference multi-head attention from the module's own projections, straight from SPEC 5.1 (one
+// Reference multi-head attention from the module's own projections, straight from docs/design.md section 5.1 (one
 // head at a time in matrix form, heads concatenated, output projection):
 //   H = c phi(K)^T V [+ c phi(R)^T V], optionally sigmoid(H); g = (sum_n phi(k_n))^alpha;
 //   out_n = phi(q_n) H / (phi(q_n) . g + eps); padded rows of phi(K) and V zeroed.
@@ -205,7 +205,7 @@ AttentionOptions tiny_attention(const std::string& kind, int64_t span) {
     return o;
 }
 
-// Tiny model of SPEC's test sizes: d_model 8, 2 heads, segment_length 4, memory_tokens 2, max_len 12.
+// Tiny model of the test sizes: d_model 8, 2 heads, segment_length 4, memory_tokens 2, max_len 12.
 ModelOptions tiny_model(const std::string& kind, int64_t n_layers = 2) {
     ModelOptions o;
     o.kind = kModelKinds.parse(kind);

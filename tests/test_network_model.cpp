@@ -1,4 +1,4 @@
-// Network model (SPEC 3.1): hand-checkable 2x2 case, coupling paths, steady states, the LTP curve,
+// Network model (docs/design.md section 3.1): hand-checkable 2x2 case, coupling paths, steady states, the LTP curve,
 // convergence, protocols and bad input.
 #include <cmath>
 #include <cstdio>
@@ -207,7 +207,7 @@ TEST_CASE("LTP curve over 64 cycles is increasing, concave and saturating", "[ne
     for (size_t t = 2; t < out.ltp.size(); ++t) CHECK(out.ltp[t] - out.ltp[t - 1] < out.ltp[t - 1] - out.ltp[t - 2]);
     const double first = out.ltp[1] - out.ltp[0], last = out.ltp[64] - out.ltp[63];
     CHECK(last < 0.05 * first);  // close to saturation
-    // An independent NumPy implementation of the same equations gives p(64) = 0.727 (SPEC 3.1).
+    // An independent NumPy implementation of the same equations gives p(64) = 0.727 (docs/design.md section 3.1).
     CHECK_THAT(out.ltp[64], WithinAbs(0.727, 0.001));
 }
 
