@@ -69,13 +69,14 @@ Forward forward_pass(const torch::Tensor& q, const torch::Tensor& k, const torch
     if (opt.sigmoid_on_H) f.H = torch::sigmoid(f.H);
     f.ksum = f.pk.sum(-2);  // [B, H, m]
     f.g = normaliser(f.ksum, opt.alpha);
-    f.den = (f.pq * f.g.unsqueeze(-2)).sum(-1, /*keepdim=*/true) + opt.eps;  // [B, H, N, 1]
+    f.den = torch::matmul(f.pq, f.g.unsqueeze(-1)) + opt.eps;  // phi(q_n) . g + eps: [B, H, N, 1]
     f.out = torch::matmul(f.pq, f.H) / f.den;                                 // [B, H, N, d_h]
     return f;
 }
 
-// Forward without a graph; backward by hand from the inputs (recomputing the cheap N-sized terms),
-// so the graph holds q, k, v, R_phi and nothing N-sized of its own.
+// Forward without a graph; backward by hand. The graph keeps the inputs and the small state
+// (H [m x d_h], ksum and g [m], den [N]): the N-sized feature maps are recomputed (element-wise), and
+// nothing of the output is needed (dD is formed from dnum H^T, which dphi(Q) needs anyway).
 struct AstroAttentionFunction : public torch::autograd::Function<AstroAttentionFunction> {
     // LibTorch 1.13 records device and dtype of every tensor argument, so an absent mask or R_phi
     // travels as an empty placeholder with a flag.
@@ -85,69 +86,73 @@ struct AstroAttentionFunction : public torch::autograd::Function<AstroAttentionF
         const AstroAttentionOptions opt{alpha, c, eps, sigmoid_on_H};
         const torch::Tensor mask = has_mask ? mask_arg : torch::Tensor();
         const torch::Tensor R_phi = has_R ? R_arg : torch::Tensor();
-        ctx->save_for_backward({q, k, v, mask_arg, R_arg});
+        Forward f = forward_pass(q, k, v, mask, R_phi, opt);
+        ctx->save_for_backward({q, k, v, mask_arg, R_arg, f.H, f.ksum, f.g, f.den});
         ctx->saved_data["has_mask"] = has_mask;
         ctx->saved_data["has_R"] = has_R;
         ctx->saved_data["alpha"] = alpha;
         ctx->saved_data["c"] = c;
-        ctx->saved_data["eps"] = eps;
         ctx->saved_data["sigmoid_on_H"] = sigmoid_on_H;
-        return forward_pass(q, k, v, mask, R_phi, opt).out.to(q.scalar_type());
+        return f.out.to(q.scalar_type());
     }
 
-    // With dO the incoming gradient, D = den, O = out (acc precision):
-    //   dnum = dO / D,  dD_n = -sum_j dO_nj O_nj / D_n
-    //   dphi(Q) = dnum H^T + dD g^T,   dH = phi(Q)^T dnum,   dg = phi(Q)^T dD
+    // With dO the incoming gradient and D = den (acc precision):
+    //   dnum = dO / D,  P = dnum H^T,  dD_n = -phi(q_n) . P_n / D_n   (= -sum_j dO_nj out_nj / D_n)
+    //   dphi(Q) = P + dD g^T,   dH = phi(Q)^T dnum,   dg = phi(Q)^T dD
     //   dA = c dH (times H (1 - H) after a sigmoid),   A = phi(K)^T V + phi(R)^T V
-    //   dphi(K) = V dA^T + alpha ksum^(alpha-1) dg,   dV = phi(K) dA + phi(R) dA,   dphi(R) = sum_b V dA^T
-    //   masked rows get no gradient; phi'(z) = 1 for z > 0, exp(z) = phi(z) otherwise.
+    //   dphi(K) = V dA^T + alpha ksum^(alpha-1) dg,   dV = (phi(K) + phi(R)) dA,   dphi(R) = sum_b V dA^T
+    //   masked rows get no gradient; phi'(z) = 1 for z > 0 and exp(z) = phi(z) otherwise, i.e.
+    //   min(phi(z), 1).
     static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
         const auto saved = ctx->get_saved_variables();
         const torch::Tensor &q = saved[0], &k = saved[1], &v_in = saved[2];
         const torch::Tensor mask = ctx->saved_data["has_mask"].toBool() ? saved[3] : torch::Tensor();
         const torch::Tensor R_phi = ctx->saved_data["has_R"].toBool() ? saved[4] : torch::Tensor();
-        const AstroAttentionOptions opt{ctx->saved_data["alpha"].toDouble(), ctx->saved_data["c"].toDouble(),
-                                        ctx->saved_data["eps"].toDouble(), ctx->saved_data["sigmoid_on_H"].toBool()};
+        const torch::Tensor &H = saved[5], &ksum = saved[6], &g = saved[7], &den = saved[8];
+        const double alpha = ctx->saved_data["alpha"].toDouble(), c = ctx->saved_data["c"].toDouble();
+        const bool sigmoid_on_H = ctx->saved_data["sigmoid_on_H"].toBool();
         torch::NoGradGuard no_grad;
         const auto acc = accumulate_type(q);
-        const Forward f = forward_pass(q, k, v_in, mask, R_phi, opt);
-        const auto dO = grads[0].to(acc);
+        const int64_t N = q.size(2);
 
-        const auto dnum = dO / f.den;                                            // [B, H, N, d_h]
-        const auto dden = -(dO * f.out).sum(-1, /*keepdim=*/true) / f.den;       // [B, H, N, 1]
-        auto dpq = torch::matmul(dnum, f.H.transpose(-2, -1)) + dden * f.g.unsqueeze(-2);  // [B, H, N, m]
-        auto dH = torch::matmul(f.pq.transpose(-2, -1), dnum);                            // [B, H, m, d_h]
-        const auto dg = (f.pq * dden).sum(-2);                                           // [B, H, m]
-        if (opt.sigmoid_on_H) dH = dH * f.H * (1 - f.H);
-        const auto dA = dH * opt.c;
+        torch::Tensor mf;
+        auto pq = phi(q.to(acc));
+        auto pk = phi(k.to(acc));
+        auto vm = v_in.to(acc);
+        if (mask.defined()) {
+            mf = mask_rows(mask, acc);
+            pk.mul_(mf);
+            vm = vm * mf;  // not in place: vm may be the input itself
+        }
 
-        auto dpk = torch::matmul(f.v, dA.transpose(-2, -1));  // [B, H, N, m]
-        if (opt.alpha == 1.0) {
-            dpk = dpk + dg.unsqueeze(-2);
+        const auto dnum = grads[0].to(acc) / den;                       // [B, H, N, d_h]
+        auto dpq = torch::matmul(dnum, H.transpose(-2, -1));           // P: [B, H, N, m]
+        const auto dden = (pq * dpq).sum(-1, /*keepdim=*/true).div_(den).neg_();  // [B, H, N, 1]
+        auto dH = torch::matmul(pq.transpose(-2, -1), dnum);                    // [B, H, m, d_h]
+        const auto dg = torch::matmul(pq.transpose(-2, -1), dden).squeeze(-1);   // [B, H, m]
+        dpq.add_(dden * g.unsqueeze(-2));
+        const auto dq = dpq.mul_(pq.clamp_max_(1.0));  // phi'(q) = min(phi(q), 1)
+
+        if (sigmoid_on_H) dH = dH * H * (1 - H);
+        const auto dA = dH.mul_(c);
+        auto dpk = torch::matmul(vm, dA.transpose(-2, -1));  // V dA^T: [B, H, N, m]
+        torch::Tensor dR_phi;
+        if (R_phi.defined()) {
+            dR_phi = torch::zeros(R_phi.sizes(), R_phi.options());
+            dR_phi.narrow(1, 0, N).copy_(dpk.sum(0));
+        }
+        if (alpha == 1.0) {
+            dpk.add_(dg.unsqueeze(-2));
         } else {
             // d/ds of clamp_min(s, tiny)^alpha: zero where the clamp is active.
             const auto tiny = std::numeric_limits<float>::min();
-            const auto ds = dg * opt.alpha * f.ksum.clamp_min(tiny).pow(opt.alpha - 1) * (f.ksum >= tiny).to(acc);
-            dpk = dpk + ds.unsqueeze(-2);
+            dpk.add_((dg * alpha * ksum.clamp_min(tiny).pow(alpha - 1) * (ksum >= tiny).to(acc)).unsqueeze(-2));
         }
-        auto dv = torch::matmul(f.pk, dA);  // [B, H, N, d_h]
-        torch::Tensor dR_phi;
-        if (R_phi.defined()) {
-            dv = dv + torch::matmul(f.R, dA);
-            const auto dR = torch::matmul(f.v, dA.transpose(-2, -1)).sum(0);  // [H, N, m]
-            dR_phi = torch::zeros(R_phi.sizes(), R_phi.options());
-            dR_phi.narrow(1, 0, q.size(2)).copy_(dR);
-        }
-        if (mask.defined()) {
-            const auto mf = mask_rows(mask, acc);
-            dpk = dpk * mf;
-            dv = dv * mf;
-        }
-        // phi'(z) = 1 for z > 0, else exp(z) = phi(z).
-        auto dphi = [](const torch::Tensor& z, const torch::Tensor& pz) { return torch::where(z > 0, torch::ones_like(pz), pz); };
-        const auto qa = q.to(acc), ka = k.to(acc);
-        const auto dq = dpq * dphi(qa, f.pq);
-        const auto dk = dpk * dphi(ka, phi(ka));
+        auto dv = torch::matmul(pk, dA);  // [B, H, N, d_h]
+        if (R_phi.defined()) dv.add_(torch::matmul(R_phi.narrow(1, 0, N).to(acc), dA));
+        if (mask.defined()) dv.mul_(mf);
+        // phi'(k) = min(phi(k), 1); masked rows of pk are 0, so their keys get no gradient.
+        const auto dk = dpk.mul_(pk.clamp_max_(1.0));
         const torch::Tensor none;
         return {dq.to(q.scalar_type()), dk.to(k.scalar_type()), dv.to(v_in.scalar_type()), none, dR_phi, none, none,
                 none, none, none, none};
