@@ -2,12 +2,14 @@
 // calibrate from run files, the reader API with its fall-back, and bad input.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 #include "calibration/calibration.hpp"
 #include "calibration/macro_parameters.hpp"
 #include "core/h5_store.hpp"
+#include "core/sha256.hpp"
 #include "macro_model/retention.hpp"
 #include "sim/simulate.hpp"
 #include "tests/catch.hpp"
@@ -196,4 +198,34 @@ TEST_CASE("reading a calibration: not a calibration, or a table too short", "[ca
                              "", out, false);
     CHECK_NOTHROW(calib::read_calibration(out, 8));
     CHECK_THROWS_WITH(calib::read_calibration(out, 16), ContainsSubstring("covers T <= 8 segments, but 16 are needed"));
+}
+
+TEST_CASE("SHA-256 gives the FIPS 180-2 digests", "[calibration][core]") {
+    CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    CHECK(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==  // the 448-bit message
+          "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    const std::string million(1000000, 'a');
+    CHECK(sha256_hex(million) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    // Fed in uneven pieces (partial blocks, block boundaries, the 55/56/64-byte padding edges) and from a file.
+    Sha256 h;
+    for (size_t at = 0, n = 1; at < million.size(); at += n, n = n % 131 + 1)
+        h.update(million.data() + at, std::min(n, million.size() - at));
+    CHECK(h.hex_digest() == sha256_hex(million));
+    for (size_t len : {55, 56, 63, 64, 65}) {
+        const std::string s(len, 'x');
+        Sha256 a;
+        a.update(s.substr(0, 1));
+        a.update(s.substr(1));
+        CHECK(a.hex_digest() == sha256_hex(s));
+    }
+    const std::string path = dir + "/sha_million.txt";
+    {
+        std::FILE* f = std::fopen(path.c_str(), "wb");
+        REQUIRE(f);
+        std::fwrite(million.data(), 1, million.size(), f);
+        std::fclose(f);
+    }
+    CHECK(sha256_file(path) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    CHECK_THROWS_WITH(sha256_file(dir + "/no-such-file"), ContainsSubstring("no-such-file: cannot open"));
 }
