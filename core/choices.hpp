@@ -32,38 +32,38 @@ public:
 
     // The value called `name`; InputError "unknown <family> "x" (known: a, b, c)" otherwise.
     E parse(std::string_view name) const {
-        for (const auto& r : rows_)
+        for (const auto& r : *this)
             if (name == r.name) return r.value;
         throw InputError("unknown " + std::string(family_) + " \"" + std::string(name) + "\" (known: " + known() +
                          ")");
     }
     bool contains(std::string_view name) const {
-        for (const auto& r : rows_)
+        for (const auto& r : *this)
             if (name == r.name) return true;
         return false;
     }
     const char* name(E value) const {
-        for (const auto& r : rows_)
+        for (const auto& r : *this)
             if (r.value == value) return r.name;
         return "?";
     }
     std::vector<std::string> names() const {
         std::vector<std::string> v;
-        for (const auto& r : rows_) v.emplace_back(r.name);
+        for (const auto& r : *this) v.emplace_back(r.name);
         return v;
     }
     // "a, b, c"
     std::string known() const {
         std::string s;
-        for (const auto& r : rows_) s += (s.empty() ? "" : ", ") + std::string(r.name);
+        for (const auto& r : *this) s += (s.empty() ? "" : ", ") + std::string(r.name);
         return s;
     }
     // One line per choice: "  name  help" (for --help texts and config documentation).
     std::string help() const {
         std::size_t w = 0;
-        for (const auto& r : rows_) w = std::max(w, std::string_view(r.name).size());
+        for (const auto& r : *this) w = std::max(w, std::string_view(r.name).size());
         std::string s;
-        for (const auto& r : rows_) {
+        for (const auto& r : *this) {
             std::string n(r.name);
             s += "  " + n + std::string(w - n.size() + 2, ' ') + r.help + "\n";
         }
