@@ -35,9 +35,9 @@ CalibrationConfig read_calibration_config(const ConfigSection& s, const std::str
     CalibrationConfig c;
     c.T_max = static_cast<int>(s.get_int("T_max", c.T_max, Range::closed(2, 4096)));
     c.rf_source = s.get_string("rf_source", c.rf_source, {"fit", "increments"});
-    c.ltp_models = s.get_string_array("ltp_models", c.ltp_models, {"exp1", "exp2", "hill"});
+    c.ltp_models = s.get_string_array("ltp_models", c.ltp_models, macro::kLtpModels.names());
     if (c.ltp_models.empty()) throw s.error("ltp_models", "names no model");
-    c.fit.loss = s.get_string("loss", c.fit.loss, {"none", "huber", "cauchy", "soft_l1"});
+    c.fit.loss = s.get_string("loss", c.fit.loss, macro::kLosses.names());
     c.fit.loss_scale = s.get_double("loss_scale", c.fit.loss_scale, Range::non_negative());
     c.fit.max_iterations = static_cast<int>(s.get_int("max_iterations", c.fit.max_iterations, Range::closed(1, 1e6)));
     c.rates_hz = s.get_double_array("rates_hz", c.rates_hz, Range::positive());

@@ -31,7 +31,7 @@ namespace rmaat::calib {
 struct CalibrationConfig {
     int T_max = 64;
     std::string rf_source = "fit";  // RF from the fitted curve (smooth) or the raw increments
-    std::vector<std::string> ltp_models{"exp1", "exp2", "hill"};
+    std::vector<std::string> ltp_models = macro::kLtpModels.names();  // candidates, chosen by AIC
     macro::FitOptions fit;
     std::vector<double> rates_hz{1, 2, 3, 5, 7, 10};  // calcium sweep; rest (0 Hz) is always run
     std::optional<double> alpha_override, scale_override;
