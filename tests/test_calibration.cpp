@@ -11,6 +11,7 @@
 #include "core/h5_store.hpp"
 #include "core/sha256.hpp"
 #include "macro_model/retention.hpp"
+#include "sim/models.hpp"
 #include "sim/simulate.hpp"
 #include "tests/catch.hpp"
 
@@ -228,4 +229,29 @@ TEST_CASE("SHA-256 gives the FIPS 180-2 digests", "[calibration][core]") {
     }
     CHECK(sha256_file(path) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
     CHECK_THROWS_WITH(sha256_file(dir + "/no-such-file"), ContainsSubstring("no-such-file: cannot open"));
+}
+
+TEST_CASE("sim models come from one table: parsing, config validation, help and running", "[calibration][sim]") {
+    CHECK(sim::kSimModels.names() == std::vector<std::string>{"network", "calcium"});
+    CHECK_THAT(sim::kSimModels.help(), ContainsSubstring("network  tripartite plasticity network") &&
+                                           ContainsSubstring("calcium  biophysical tripartite synapse"));
+    CHECK_THROWS_AS(sim::kSimModels.parse("frog"), InputError);
+    CHECK_THROWS_WITH(sim::kSimModels.parse("frog"), "unknown sim model \"frog\" (known: network, calcium)");
+    auto check = [](const std::string& toml) {
+        sim::simulate_to_file(Config::from_string(toml, "m.toml"), "", "", false, true);
+    };
+    CHECK_THROWS_WITH(
+        check("[run]\nmodels = [\"frog\"]\n"),
+        ContainsSubstring("run.models: unknown value \"frog\": expected one of \"network\", \"calcium\""));
+    CHECK_THROWS_WITH(check("[run]\nmodels = [\"network\"]\n[calcium]\nduration_s = 1.0\n"),
+                      ContainsSubstring("calcium: table given but run.models does not include this model"));
+    CHECK_NOTHROW(check("[calcium]\nduration_s = 1.0\n"));
+    // A row's reader checks its table and returns the run, ready to go.
+    const Config cfg = Config::from_string("[calcium]\nduration_s = 2.0\n", "c.toml");
+    const sim::SimRun run = sim::kSimModels.parse("calcium")(cfg.root().section("calcium"), "");
+    sim::MemoryRecorder rec;
+    run(rec, false);
+    CHECK(rec.times("trace").back() == Approx(2.0));
+    const Config bad = Config::from_string("[network]\ncycles = -1\n", "n.toml");
+    CHECK_THROWS_AS(sim::kSimModels.parse("network")(bad.root().section("network"), ""), ConfigError);
 }
