@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
 
 #include <fmt/format.h>
 
+#include "core/config_text.hpp"
 #include "core/log.hpp"
 #include "core/progress.hpp"
 #include "core/provenance.hpp"
@@ -137,25 +139,101 @@ void read_spatial_run(const std::string& path, Measurements& m) {
     m.sources.emplace_back("spatial", provenance_of(path, root));
 }
 
+// One calcium run file as the calibration reads it.
+struct CalciumInput {
+    std::string path;
+    double rate_hz = 0, mean_ca_uM = 0;
+    std::map<std::string, std::string> settings;  // its [calcium] table, flattened ("calcium.params.O_P" -> "0.9")
+};
+
+CalciumInput read_calcium_input(const std::string& path, const h5::Group& root) {
+    CalciumInput in{path};
+    const h5::Group s = need_group(root, "sim/calcium/summary", path, "calcium");
+    if (!s.has("rate_hz") || !s.has("mean_ca"))
+        throw h5::Error(fmt::format("{}: /sim/calcium/summary lacks rate_hz or mean_ca", path));
+    in.rate_hz = s.read("rate_hz").data.at(0), in.mean_ca_uM = s.read("mean_ca").data.at(0);
+    if (!std::isfinite(in.mean_ca_uM))
+        throw h5::Error(fmt::format("{}: no steady mean Ca (the run is shorter than its stats window)", path));
+    if (!root.has_attr("config"))
+        throw h5::Error(
+            fmt::format("{}: no root attribute config (the resolved config of the run): cannot check "
+                        "that it matches the other calcium runs",
+                        path));
+    in.settings = config_text::flatten(root.attr_string("config"), "calcium", path + ": root attribute config");
+    return in;
+}
+
+// Settings the runs of one sweep may differ in: the input rate; the spike kind and seed (compared among the
+// spiking runs only: the rest run has no spikes); the recording grid (the steady statistics come from the
+// exact integral of Ca, not from the grid).
+bool may_differ(const std::string& key) {
+    for (const char* k : {"calcium.input.rate_hz", "calcium.input.spikes", "calcium.input.seed", "calcium.record_dt_s"})
+        if (key == k) return true;
+    return false;
+}
+
+// The first key (in key order) whose value differs between a and b, among the keys `compared` accepts.
+template <typename Pred>
+void require_same(const CalciumInput& a, const CalciumInput& b, Pred compared) {
+    std::map<std::string, std::string> keys = a.settings;
+    keys.insert(b.settings.begin(), b.settings.end());
+    for (const auto& [key, unused] : keys) {
+        if (!compared(key)) continue;
+        const auto ia = a.settings.find(key), ib = b.settings.find(key);
+        const std::string va = ia == a.settings.end() ? "(absent)" : ia->second;
+        const std::string vb = ib == b.settings.end() ? "(absent)" : ib->second;
+        if (va != vb)
+            throw h5::Error(
+                fmt::format("{}: {} = {}, but {} has {}: the calcium runs of a calibration may differ "
+                            "only in the input rate",
+                            b.path, key, vb, a.path, va));
+    }
+}
+
+// Refuses a sweep whose runs differ in anything but the input rate (docs/design.md section 4), or repeat a rate.
+void check_consistent(const std::vector<CalciumInput>& runs) {
+    for (size_t i = 0; i < runs.size(); ++i)
+        for (size_t j = i + 1; j < runs.size(); ++j)
+            if (runs[i].rate_hz == runs[j].rate_hz)
+                throw h5::Error(
+                    fmt::format("calcium_runs: {} and {} are both at {} Hz: each rate, and the rest state "
+                                "(0 Hz), must appear once",
+                                runs[i].path, runs[j].path, runs[i].rate_hz));
+    for (size_t i = 1; i < runs.size(); ++i)
+        require_same(runs[0], runs[i], [](const std::string& k) { return !may_differ(k); });
+    const CalciumInput* spiking = nullptr;
+    for (const auto& r : runs) {
+        if (r.rate_hz == 0) continue;
+        if (!spiking) {
+            spiking = &r;
+            continue;
+        }
+        require_same(*spiking, r, [&](const std::string& k) {
+            return k == "calcium.input.spikes" ||
+                   (k == "calcium.input.seed" && r.settings.at("calcium.input.spikes") == "\"poisson\"");
+        });
+    }
+}
+
 void read_calcium_runs(const std::vector<std::string>& paths, Measurements& m) {
-    bool have_rest = false;
+    std::vector<CalciumInput> runs;
+    std::vector<std::string> provenance;
     for (const auto& path : paths) {
         const h5::File f = h5::File::open_read(path);
-        const h5::Group root = f.root();
-        const h5::Group s = need_group(root, "sim/calcium/summary", path, "calcium");
-        if (!s.has("rate_hz") || !s.has("mean_ca"))
-            throw h5::Error(fmt::format("{}: /sim/calcium/summary lacks rate_hz or mean_ca", path));
-        const double rate = s.read("rate_hz").data.at(0), ca = s.read("mean_ca").data.at(0);
-        if (!std::isfinite(ca))
-            throw h5::Error(fmt::format("{}: no steady mean Ca (the run is shorter than its stats window)", path));
-        if (rate == 0.0) {
-            m.ca_rest_uM = ca;
+        runs.push_back(read_calcium_input(path, f.root()));
+        provenance.push_back(provenance_of(path, f.root()));
+    }
+    check_consistent(runs);
+    bool have_rest = false;
+    for (size_t i = 0; i < runs.size(); ++i) {
+        if (runs[i].rate_hz == 0.0) {
+            m.ca_rest_uM = runs[i].mean_ca_uM;
             have_rest = true;
         } else {
-            m.rates_hz.push_back(rate);
-            m.mean_ca_uM.push_back(ca);
+            m.rates_hz.push_back(runs[i].rate_hz);
+            m.mean_ca_uM.push_back(runs[i].mean_ca_uM);
         }
-        m.sources.emplace_back(fmt::format("calcium {} Hz", rate), provenance_of(path, root));
+        m.sources.emplace_back(fmt::format("calcium {} Hz", runs[i].rate_hz), provenance[i]);
     }
     if (!have_rest) throw h5::Error("calcium_runs: none of the runs is at rest (rate 0): Ca_rest is needed for alpha");
     if (m.rates_hz.size() < 3) throw h5::Error("calcium_runs: the alpha fit needs runs at 3 or more non-zero rates");
@@ -169,56 +247,64 @@ void spatial_from_record(const sim::MemoryRecorder& rec, Measurements& m) {
 
 }  // namespace
 
+namespace {
+
+void simulate_ltp(const CalibrationConfig& cfg, bool show_progress, Measurements& m) {
+    log::info("calibration: LTP experiment ({} cycles, {}x{} {})", cfg.ltp.cycles, cfg.ltp.geometry.n_pre,
+              cfg.ltp.geometry.n_post, sim::Geometry::name(cfg.ltp.geometry.kind));
+    sim::MemoryRecorder rec;
+    const auto out = sim::run_network(cfg.ltp, rec, show_progress);
+    m.ltp.assign(out.ltp.begin(), out.ltp.begin() + cfg.T_max + 1);
+    m.sims.emplace_back("ltp", std::move(rec));
+}
+
+void simulate_spatial(const CalibrationConfig& cfg, Measurements& m) {
+    log::info("calibration: spatial STP experiment (focal drive on a {}-synapse {})", cfg.spatial.geometry.n_syn(),
+              sim::Geometry::name(cfg.spatial.geometry.kind));
+    sim::MemoryRecorder rec;
+    sim::run_network(cfg.spatial, rec, false);
+    spatial_from_record(rec, m);
+    m.sims.emplace_back("spatial", std::move(rec));
+}
+
+void simulate_calcium_sweep(const CalibrationConfig& cfg, bool show_progress, Measurements& m) {
+    std::vector<double> rates{0.0};
+    rates.insert(rates.end(), cfg.rates_hz.begin(), cfg.rates_hz.end());
+    Progress bar("calcium sweep", double(rates.size()), "runs", show_progress);
+    log::info("calibration: calcium model at rest and {} rates, {} s each", cfg.rates_hz.size(),
+              cfg.calcium.duration_s);
+    for (size_t i = 0; i < rates.size(); ++i) {
+        sim::CalciumRunConfig c = cfg.calcium;
+        c.protocol.rate_hz = rates[i];
+        if (rates[i] == 0.0) c.protocol.spikes = "none";
+        sim::MemoryRecorder rec;
+        const auto s = sim::run_calcium(c, rec, false);
+        if (!std::isfinite(s.mean_ca_uM))
+            throw ConfigError(fmt::format("calibration.calcium.duration_s = {} ends before the stats window ({} s)",
+                                          cfg.calcium.duration_s, cfg.calcium.stats_end_s));
+        if (rates[i] == 0.0) {
+            m.ca_rest_uM = s.mean_ca_uM;
+        } else {
+            m.rates_hz.push_back(rates[i]);
+            m.mean_ca_uM.push_back(s.mean_ca_uM);
+        }
+        m.sims.emplace_back(fmt::format("calcium_{:g}Hz", rates[i]), std::move(rec));
+        bar.update(double(i + 1));
+    }
+    bar.finish();
+}
+
+}  // namespace
+
 Measurements measure(const CalibrationConfig& cfg, bool show_progress) {
     Measurements m;
-    if (!cfg.ltp_run.empty()) {
-        read_ltp_run(cfg.ltp_run, cfg.T_max, m);
-    } else {
-        log::info("calibration: LTP experiment ({} cycles, {}x{} {})", cfg.ltp.cycles, cfg.ltp.geometry.n_pre,
-                  cfg.ltp.geometry.n_post, sim::Geometry::name(cfg.ltp.geometry.kind));
-        sim::MemoryRecorder rec;
-        const auto out = sim::run_network(cfg.ltp, rec, show_progress);
-        m.ltp.assign(out.ltp.begin(), out.ltp.begin() + cfg.T_max + 1);
-        m.sims.emplace_back("ltp", std::move(rec));
-    }
-    if (!cfg.spatial_run.empty()) {
-        read_spatial_run(cfg.spatial_run, m);
-    } else {
-        log::info("calibration: spatial STP experiment (focal drive on a {}-synapse {})", cfg.spatial.geometry.n_syn(),
-                  sim::Geometry::name(cfg.spatial.geometry.kind));
-        sim::MemoryRecorder rec;
-        sim::run_network(cfg.spatial, rec, false);
-        spatial_from_record(rec, m);
-        m.sims.emplace_back("spatial", std::move(rec));
-    }
-    if (!cfg.calcium_runs.empty()) {
-        read_calcium_runs(cfg.calcium_runs, m);
-    } else {
-        std::vector<double> rates{0.0};
-        rates.insert(rates.end(), cfg.rates_hz.begin(), cfg.rates_hz.end());
-        Progress bar("calcium sweep", double(rates.size()), "runs", show_progress);
-        log::info("calibration: calcium model at rest and {} rates, {} s each", cfg.rates_hz.size(),
-                  cfg.calcium.duration_s);
-        for (size_t i = 0; i < rates.size(); ++i) {
-            sim::CalciumRunConfig c = cfg.calcium;
-            c.protocol.rate_hz = rates[i];
-            if (rates[i] == 0.0) c.protocol.spikes = "none";
-            sim::MemoryRecorder rec;
-            const auto s = sim::run_calcium(c, rec, false);
-            if (!std::isfinite(s.mean_ca_uM))
-                throw ConfigError(fmt::format("calibration.calcium.duration_s = {} ends before the stats window ({} s)",
-                                              cfg.calcium.duration_s, cfg.calcium.stats_end_s));
-            if (rates[i] == 0.0) {
-                m.ca_rest_uM = s.mean_ca_uM;
-            } else {
-                m.rates_hz.push_back(rates[i]);
-                m.mean_ca_uM.push_back(s.mean_ca_uM);
-            }
-            m.sims.emplace_back(fmt::format("calcium_{:g}Hz", rates[i]), std::move(rec));
-            bar.update(double(i + 1));
-        }
-        bar.finish();
-    }
+    // Input files first: a bad or inconsistent file fails before any simulation starts.
+    if (!cfg.ltp_run.empty()) read_ltp_run(cfg.ltp_run, cfg.T_max, m);
+    if (!cfg.spatial_run.empty()) read_spatial_run(cfg.spatial_run, m);
+    if (!cfg.calcium_runs.empty()) read_calcium_runs(cfg.calcium_runs, m);
+    if (cfg.ltp_run.empty()) simulate_ltp(cfg, show_progress, m);
+    if (cfg.spatial_run.empty()) simulate_spatial(cfg, m);
+    if (cfg.calcium_runs.empty()) simulate_calcium_sweep(cfg, show_progress, m);
     return m;
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// The calibration step (SPEC 4): run the simulations the macro model needs, or read them from run
+// The calibration step (docs/design.md section 4): run the simulations the macro model needs, or read them from run
 // files, fit them and produce the three quantities the transformer uses:
 //   RF(t, T)  retention factors from the LTP curve (T_max x T_max table),
 //   scale     position-decay scale dx / lambda_eff from the spatial STP response on a line,
@@ -10,6 +10,12 @@
 // [calibration.spatial] (network tables, see [network]), [calibration.calcium] (a calcium table; its
 // input rate is replaced by each rate of the sweep) and [calibration.inputs] (ltp_run, spatial_run,
 // calcium_runs: existing run files to calibrate from instead of simulating).
+//
+// Input run files are read and checked before anything is simulated. Calcium runs must form one sweep
+// (docs/design.md section 4): their stored configs (root attribute `config`) must agree in every [calcium]
+// setting (parameters, duration, statistics window, integrator, spike onset) except the input rate, the
+// spike kind and seed of the rest run, and the recording grid; each rate, and the rest state, appears
+// once. Otherwise h5::Error (an InputError: exit 2) names the file, the key and both values.
 #include <Eigen/Core>
 
 #include <optional>
@@ -71,7 +77,8 @@ struct Calibration {
     Measurements data;
 };
 
-// Simulates (or reads) and fits. Throws macro::FitError, ConfigError, h5::Error, IntegrationError.
+// Reads (and checks) the input run files, simulates the rest, and fits. Throws macro::FitError, ConfigError,
+// h5::Error (unreadable or inconsistent input files), IntegrationError.
 Measurements measure(const CalibrationConfig& cfg, bool show_progress);
 Calibration fit_calibration(const CalibrationConfig& cfg, Measurements data);
 

@@ -1,10 +1,16 @@
 // Calibration end to end: simulate -> fit -> /calibration, recompute from the stored traces,
 // calibrate from run files, the reader API with its fall-back, and bad input.
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include <fmt/format.h>
 
 #include "calibration/calibration.hpp"
 #include "calibration/macro_parameters.hpp"
@@ -36,6 +42,45 @@ cycles = 32
 
 std::vector<double> read1(const h5::Group& g, const std::string& name) {
     return g.read(name).data;
+}
+
+struct CliResult {
+    int code;
+    std::string output;  // stdout and stderr
+};
+
+// Runs the built rmaat CLI (as tests/test_cli.cpp does).
+CliResult run_cli(const std::string& args) {
+    const std::string cmd = std::string(RMAAT_CLI) + " " + args + " 2>&1";
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+    std::string out;
+    std::array<char, 4096> buf{};
+    while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
+    const int status = pclose(pipe.release());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string write_text(const std::string& path, const std::string& text) {
+    std::ofstream(path) << text;
+    return path;
+}
+
+// A short calcium run file (statistics over [10, 40] s unless told otherwise) at `rate` Hz (0: rest).
+std::string calcium_run(const std::string& name, int rate, const std::string& extra = "", double duration = 40.0,
+                        double window_start = 10.0) {
+    const std::string path = dir + "/" + name + ".h5";
+    const std::string toml = fmt::format(
+        "[calcium]\nduration_s = {:.1f}\nstats_window_s = [{:.1f}, 40.0]\n{}[calcium.input]\nspikes = \"{}\"\n"
+        "rate_hz = {}.0\n",
+        duration, window_start, extra, rate == 0 ? "none" : "regular", rate);
+    sim::simulate_to_file(Config::from_string(toml, name + ".toml"), "", path, false);
+    return path;
+}
+
+std::string toml_list(const std::vector<std::string>& paths) {
+    std::string s;
+    for (const auto& p : paths) s += (s.empty() ? "\"" : ", \"") + p + "\"";
+    return "[" + s + "]";
 }
 
 }  // namespace
@@ -254,4 +299,52 @@ TEST_CASE("sim models come from one table: parsing, config validation, help and 
     CHECK(rec.times("trace").back() == Approx(2.0));
     const Config bad = Config::from_string("[network]\ncycles = -1\n", "n.toml");
     CHECK_THROWS_AS(sim::kSimModels.parse("network")(bad.root().section("network"), ""), ConfigError);
+}
+
+TEST_CASE("calcium runs that differ in anything but the input rate, or repeat a rate, are refused",
+          "[calibration][errors]") {
+    const std::vector<std::string> sweep = {calcium_run("cons_ca0", 0), calcium_run("cons_ca1", 1),
+                                            calcium_run("cons_ca2", 2), calcium_run("cons_ca5", 5)};
+    const std::string out = dir + "/calib_cons.h5";
+    auto calibrate_with = [&](const std::string& extra_run) {
+        std::vector<std::string> runs = sweep;
+        runs.push_back(extra_run);
+        std::remove(out.c_str());
+        const std::string toml = std::string(kQuick) + "[calibration.inputs]\ncalcium_runs = " + toml_list(runs) + "\n";
+        calib::calibrate_to_file(Config::from_string(toml, "cons.toml"), "", out, false);
+    };
+    auto refused = [&](const std::string& extra_run, const std::vector<std::string>& message) {
+        INFO(extra_run);
+        try {
+            calibrate_with(extra_run);
+            FAIL("expected the inputs to be refused");
+        } catch (const InputError& e) {  // bad input: exit 2
+            INFO(e.what());
+            for (const auto& m : message) CHECK_THAT(std::string(e.what()), ContainsSubstring(m));
+        }
+        CHECK_FALSE(exists(out));
+    };
+    refused(calcium_run("cons_param", 3, "[calcium.params]\nO_P = 0.8\n"),
+            {"cons_param.h5: calcium.params.O_P = 0.8", "cons_ca0.h5", "0.9", "only in the input rate"});
+    refused(calcium_run("cons_duration", 3, "", 45.0), {"cons_duration.h5: calcium.duration_s = 45", "40"});
+    refused(calcium_run("cons_window", 3, "", 40.0, 12.0),
+            {"cons_window.h5: calcium.stats_window_s = [12, 40]", "[10, 40]"});
+    refused(calcium_run("cons_integrator", 3, "[calcium.integrator]\nrel_tol = 1e-8\n"),
+            {"cons_integrator.h5: calcium.integrator.rel_tol"});
+    refused(calcium_run("cons_repeat", 2), {"cons_ca2.h5", "cons_repeat.h5", "2 Hz"});
+    refused(calcium_run("cons_rest", 0), {"cons_ca0.h5", "cons_rest.h5", "0 Hz"});
+
+    // The command line says the same and exits 2 (bad input), without writing the calibration file.
+    const std::string cfg = write_text(
+        dir + "/cons_cli.toml", std::string(kQuick) + "[calibration.inputs]\ncalcium_runs = " +
+                                    toml_list({sweep[0], sweep[1], sweep[2], sweep[3], dir + "/cons_param.h5"}) + "\n");
+    const CliResult r = run_cli("calibrate " + cfg + " -o " + out + " --force --no-progress");
+    INFO(r.output);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, ContainsSubstring("cons_param.h5: calcium.params.O_P = 0.8"));
+    CHECK_FALSE(exists(out));
+
+    // The recording grid is no model setting: runs that differ only there are accepted.
+    CHECK_NOTHROW(calibrate_with(calcium_run("cons_grid", 3, "record_dt_s = 0.05\n")));
+    CHECK(exists(out));
 }
