@@ -335,7 +335,30 @@ Calibration fit_calibration(const CalibrationConfig& cfg, Measurements data) {
     c.alpha = cfg.alpha_override.value_or(c.power_fit.param("alpha"));
     c.alpha_source = cfg.alpha_override ? "config" : "fit";
     c.data = std::move(data);
+
+    for (const auto& [f, what] :
+         {std::pair{&best, "LTP curve"}, {&c.decay_fit, "spatial decay"}, {&c.power_fit, "calcium power-law"}})
+        for (auto& w : fit_warnings(*f, what)) c.warnings.push_back(std::move(w));
+    for (const auto& w : c.warnings) log::warn("calibration: {}", w);
     return c;
+}
+
+std::vector<std::string> fit_warnings(const macro::FitResult& f, const std::string& what) {
+    std::vector<std::string> w;
+    const std::string fit = fmt::format("{} fit ({})", what, f.model);
+    if (f.degenerate) {
+        w.push_back(fit + " is degenerate: its covariance is not estimable (the data do not identify its parameters)");
+    } else {
+        for (size_t i = 0; i < f.names.size() && static_cast<long>(i) < f.params.size(); ++i) {
+            const bool fixed = i < f.fixed.size() && f.fixed[i];
+            if (!fixed && f.std_errors[i] > std::abs(f.params[i]))
+                w.push_back(fmt::format("{}: {} = {:.4g} +- {:.2g}: the standard error exceeds the value", fit,
+                                        f.names[i], f.params[i], f.std_errors[i]));
+        }
+    }
+    if (f.r2 < kPoorR2)
+        w.push_back(fmt::format("{}: R^2 = {:.3g} < {}: the model describes the data poorly", fit, f.r2, kPoorR2));
+    return w;
 }
 
 namespace {
@@ -346,13 +369,26 @@ std::string join(const std::vector<std::string>& v) {
     return s;
 }
 
+std::string join_lines(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& line : v) s += line + "\n";
+    return s;
+}
+
+// How the summary marks a fit besides its status: chosen, or not eligible (not a usable fit).
+const char* fit_note(const macro::FitResult& f, bool chosen) {
+    return chosen ? "  <- chosen" : f.usable() ? "" : "  (not eligible)";
+}
+
 void write_fit(const h5::Group& g, const macro::FitResult& f) {
     const long k = static_cast<long>(f.params.size());
     g.attr("model", f.model);
     g.attr("formula", f.formula);
     g.attr("names", join(f.names));
     g.attr("message", f.message);
-    g.attr("converged", static_cast<std::int64_t>(f.converged));
+    // status: converged | degenerate | not converged | failed; `converged` is 1 for "converged" only.
+    g.attr("status", std::string(f.status()));
+    g.attr("converged", static_cast<std::int64_t>(f.usable()));
     if (k == 0) return;  // the fit itself failed (message says why): no numbers to store
     g.write("params", std::vector<double>(f.params.data(), f.params.data() + k), {hsize_t(k)}, "see names");
     g.write("std_errors", std::vector<double>(f.std_errors.data(), f.std_errors.data() + k), {hsize_t(k)}, "see names");
@@ -382,6 +418,7 @@ void write_calibration(const h5::Group& root, const Calibration& c) {
     g.attr("scale_source", c.scale_source);
     g.attr("alpha_source", c.alpha_source);
     g.attr("summary", summary_text(c));
+    g.attr("warnings", join_lines(c.warnings));
     std::vector<double> rf(c.T_max * c.T_max);
     for (int T = 0; T < c.T_max; ++T)
         for (int t = 0; t < c.T_max; ++t) rf[T * c.T_max + t] = c.rf(T, t);
@@ -425,10 +462,8 @@ std::string summary_text(const Calibration& c) {
             s += fmt::format("  {:5} {}  fit failed: {}\n", f.model, f.formula, f.message);
             continue;
         }
-        s += fmt::format("  {:5} {}  AIC {:9.2f}  R^2 {:.6f}{}\n", f.model, f.formula, f.aic, f.r2,
-                         &f == &best   ? "  <- chosen"
-                         : f.converged ? ""
-                                       : "  (did not converge; not eligible)");
+        s += fmt::format("  {:5} {}  AIC {:9.2f}  R^2 {:.6f}  [{}]{}\n", f.model, f.formula, f.aic, f.r2, f.status(),
+                         fit_note(f, &f == &best));
         for (size_t i = 0; i < f.names.size(); ++i)
             s += fmt::format("        {} = {:.6g} +- {:.2g}\n", f.names[i], f.params[i], f.std_errors[i]);
     }
@@ -442,6 +477,9 @@ std::string summary_text(const Calibration& c) {
         "alpha = {:.4g} ({})\n",
         c.data.ca_rest_uM, c.power_fit.param("alpha"), c.power_fit.std_errors[c.power_fit.names.size() - 1],
         c.power_fit.r2, c.alpha, c.alpha_source);
+    for (const auto* f : {&c.decay_fit, &c.power_fit})
+        if (f->degenerate) s += fmt::format("the {} fit is degenerate (covariance not estimable)\n", f->model);
+    for (const auto& w : c.warnings) s += "warning: " + w + "\n";
     return s;
 }
 

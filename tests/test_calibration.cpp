@@ -2,6 +2,7 @@
 // calibrate from run files, the reader API with its fall-back, and bad input.
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -76,6 +77,35 @@ std::string calcium_run(const std::string& name, int rate, const std::string& ex
     sim::simulate_to_file(Config::from_string(toml, name + ".toml"), "", path, false);
     return path;
 }
+
+// Collects what is written to stderr (the log) while it lives.
+class StderrCapture {
+public:
+    StderrCapture() : path_(dir + "/stderr_capture.txt") {
+        std::fflush(stderr);
+        saved_ = dup(2);
+        FILE* f = std::fopen(path_.c_str(), "w");
+        dup2(fileno(f), 2);
+        std::fclose(f);
+    }
+    ~StderrCapture() { restore(); }
+    std::string text() {
+        restore();
+        std::ifstream in(path_);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }
+
+private:
+    void restore() {
+        if (saved_ < 0) return;
+        std::fflush(stderr);
+        dup2(saved_, 2);
+        close(saved_);
+        saved_ = -1;
+    }
+    std::string path_;
+    int saved_ = -1;
+};
 
 std::string toml_list(const std::vector<std::string>& paths) {
     std::string s;
@@ -347,4 +377,71 @@ TEST_CASE("calcium runs that differ in anything but the input rate, or repeat a 
     // The recording grid is no model setting: runs that differ only there are accepted.
     CHECK_NOTHROW(calibrate_with(calcium_run("cons_grid", 3, "record_dt_s = 0.05\n")));
     CHECK(exists(out));
+}
+
+TEST_CASE("fit quality: warnings for poor R^2 and standard errors above the value", "[calibration]") {
+    macro::FitResult f;
+    f.model = "power";
+    f.names = {"c0", "a", "alpha"};
+    f.fixed = {true, false, false};
+    f.params = Eigen::Vector3d(0.03, 0.1, 0.5);
+    f.std_errors = Eigen::Vector3d(0.0, 0.02, 0.1);
+    f.converged = true;
+    f.r2 = 0.95;
+    CHECK(calib::fit_warnings(f, "calcium power-law").empty());
+    f.r2 = calib::kPoorR2 - 0.01;
+    f.std_errors(2) = 0.6;  // larger than alpha = 0.5
+    const auto w = calib::fit_warnings(f, "calcium power-law");
+    REQUIRE(w.size() == 2);
+    CHECK_THAT(w[0], ContainsSubstring("calcium power-law fit (power): alpha = 0.5 +- 0.6"));
+    CHECK_THAT(w[1], ContainsSubstring("R^2 = 0.89 < 0.9"));
+    f.r2 = 0.95;
+    f.std_errors(1) = NAN;
+    f.degenerate = true;
+    CHECK_THAT(calib::fit_warnings(f, "calcium power-law").at(0), ContainsSubstring("degenerate"));
+
+    // End to end: a calcium response that a power law describes poorly; an exactly exponential LTP curve,
+    // on which exp2 is degenerate.
+    calib::CalibrationConfig cfg;
+    cfg.T_max = 16;
+    calib::Measurements m;
+    for (int t = 0; t <= 16; ++t) m.ltp.push_back(0.1 + 0.75 * (1 - std::exp(-t / 19.5)));
+    for (int d = 1; d <= 16; ++d) {
+        m.distance_dx.push_back(d);
+        m.response.push_back(0.8 * std::exp(-d / 2.5));
+    }
+    m.rates_hz = {1, 2, 3, 5, 7};
+    m.mean_ca_uM = {0.30, 0.08, 0.35, 0.10, 0.33};
+    m.ca_rest_uM = 0.03;
+    StderrCapture log;
+    const calib::Calibration c = calib::fit_calibration(cfg, m);
+    const std::string logged = log.text();
+    INFO(logged);
+    REQUIRE_FALSE(c.warnings.empty());
+    const std::string summary = calib::summary_text(c);
+    INFO(summary);
+    for (const auto& warning : c.warnings) {
+        CHECK_THAT(logged, ContainsSubstring("warning: calibration: " + warning));
+        CHECK_THAT(summary, ContainsSubstring("warning: " + warning));
+    }
+    CHECK_THAT(summary, ContainsSubstring("calcium power-law fit (power): R^2 = "));
+    CHECK(c.power_fit.r2 < calib::kPoorR2);
+
+    // The degenerate exp2 fit is marked as such, not as converged, in the summary and the file.
+    REQUIRE(c.ltp_fits.fits.at(1).model == "exp2");
+    REQUIRE(c.ltp_fits.fits.at(1).degenerate);
+    CHECK_THAT(summary, ContainsSubstring("degenerate"));
+    const std::string out = dir + "/calib_warn.h5";
+    {
+        h5::File created = h5::File::create(out);
+        calib::write_calibration(created.root(), c);
+        created.commit();
+    }
+    h5::File file = h5::File::open_read(out);
+    const h5::Group g = file.root().open_group("calibration");
+    CHECK(g.open_group("ltp/fits/exp2").attr_string("status") == "degenerate");
+    CHECK(g.open_group("ltp/fits/exp2").attr_double("converged") == 0.0);
+    CHECK(g.open_group("ltp/fits/exp1").attr_string("status") == "converged");
+    CHECK(g.open_group("ltp/fits/exp1").attr_double("converged") == 1.0);
+    CHECK_THAT(g.attr_string("warnings"), ContainsSubstring(c.warnings.front()));
 }
