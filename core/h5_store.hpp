@@ -109,6 +109,10 @@ public:
 
     Array read(const std::string& name) const;
     std::string units(const std::string& dataset) const;
+    // Attributes of a dataset of this group besides its units (conventions, descriptions).
+    void dataset_attr(const std::string& dataset, const std::string& name, const std::string& value) const;
+    void dataset_attr(const std::string& dataset, const std::string& name, double value) const;
+    std::string dataset_attr_string(const std::string& dataset, const std::string& name) const;
 
 private:
     Handle h_;
