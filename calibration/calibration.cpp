@@ -11,6 +11,7 @@
 #include "core/log.hpp"
 #include "core/progress.hpp"
 #include "core/provenance.hpp"
+#include "core/sha256.hpp"
 #include "macro_model/retention.hpp"
 
 namespace rmaat::calib {
@@ -69,11 +70,25 @@ CalibrationConfig read_calibration_config(const ConfigSection& s, const std::str
 
 namespace {
 
-std::string provenance_of(const std::string& path, const h5::Group& root) {
-    std::string s = path;
-    for (const char* a : {"git_commit", "created_utc", "command_line"})
-        if (root.has_attr(a)) s += fmt::format("; {} {}", a, root.attr_string(a));
-    return s;
+// The name of the calcium run at `rate` Hz in /calibration/sims and /calibration/inputs.
+std::string calcium_name(double rate_hz) {
+    return fmt::format("calcium_{:g}Hz", rate_hz);
+}
+
+// An input run file: its path, digest, stored config and provenance attributes.
+InputRecord file_input(const std::string& name, const std::string& path, const h5::Group& root) {
+    InputRecord r;
+    r.name = name;
+    r.source = "file";
+    r.path = path;
+    r.sha256 = sha256_file(path);
+    auto text = [&](const char* a) { return root.has_attr(a) ? root.attr_string(a) : std::string(); };
+    r.config = text("config");
+    r.git_commit = text("git_commit");
+    r.created_utc = text("created_utc");
+    r.command_line = text("command_line");
+    if (root.has_attr("seed")) r.seed = static_cast<std::uint64_t>(root.attr_double("seed"));
+    return r;
 }
 
 h5::Group need_group(const h5::Group& root, const std::string& group, const std::string& path, const char* what) {
@@ -114,7 +129,7 @@ void read_ltp_run(const std::string& path, int T_max, Measurements& m) {
                                     static_cast<int>(p.size()) - 1, T_max, T_max));
     p.resize(T_max + 1);
     m.ltp = p;
-    m.sources.emplace_back("ltp", provenance_of(path, root));
+    m.inputs.push_back(file_input("ltp", path, root));
 }
 
 void read_spatial_run(const std::string& path, Measurements& m) {
@@ -136,7 +151,7 @@ void read_spatial_run(const std::string& path, Measurements& m) {
     Eigen::MatrixXd positions(n, 2);
     for (long k = 0; k < n; ++k) positions.row(k) << pos.data[2 * k], pos.data[2 * k + 1];
     spatial_response(positions, Eigen::Map<const Eigen::VectorXd>(ps.data.data(), n), focus, m);  // first on phase
-    m.sources.emplace_back("spatial", provenance_of(path, root));
+    m.inputs.push_back(file_input("spatial", path, root));
 }
 
 // One calcium run file as the calibration reads it.
@@ -217,11 +232,11 @@ void check_consistent(const std::vector<CalciumInput>& runs) {
 
 void read_calcium_runs(const std::vector<std::string>& paths, Measurements& m) {
     std::vector<CalciumInput> runs;
-    std::vector<std::string> provenance;
+    std::vector<InputRecord> records;
     for (const auto& path : paths) {
         const h5::File f = h5::File::open_read(path);
         runs.push_back(read_calcium_input(path, f.root()));
-        provenance.push_back(provenance_of(path, f.root()));
+        records.push_back(file_input(calcium_name(runs.back().rate_hz), path, f.root()));
     }
     check_consistent(runs);
     bool have_rest = false;
@@ -233,7 +248,7 @@ void read_calcium_runs(const std::vector<std::string>& paths, Measurements& m) {
             m.rates_hz.push_back(runs[i].rate_hz);
             m.mean_ca_uM.push_back(runs[i].mean_ca_uM);
         }
-        m.sources.emplace_back(fmt::format("calcium {} Hz", runs[i].rate_hz), provenance[i]);
+        m.inputs.push_back(records[i]);
     }
     if (!have_rest) throw h5::Error("calcium_runs: none of the runs is at rest (rate 0): Ca_rest is needed for alpha");
     if (m.rates_hz.size() < 3) throw h5::Error("calcium_runs: the alpha fit needs runs at 3 or more non-zero rates");
@@ -249,6 +264,20 @@ void spatial_from_record(const sim::MemoryRecorder& rec, Measurements& m) {
 
 namespace {
 
+// A simulation run by the calibration: its table of the calibration config, re-rooted as the table
+// `rmaat simulate` reads ([network] or [calcium]), with `overrides` (the sweep's rate) applied.
+InputRecord simulated_input(const std::string& name, const CalibrationConfig& cfg, const std::string& table,
+                            const std::string& as, std::uint64_t seed,
+                            const std::vector<config_text::Override>& overrides = {}) {
+    InputRecord r;
+    r.name = name;
+    r.source = "simulated";
+    r.seed = seed;
+    if (!cfg.resolved_config.empty())
+        r.config = config_text::cut_table(cfg.resolved_config, table, as, overrides, "calibration config");
+    return r;
+}
+
 void simulate_ltp(const CalibrationConfig& cfg, bool show_progress, Measurements& m) {
     log::info("calibration: LTP experiment ({} cycles, {}x{} {})", cfg.ltp.cycles, cfg.ltp.geometry.n_pre,
               cfg.ltp.geometry.n_post, sim::Geometry::name(cfg.ltp.geometry.kind));
@@ -256,6 +285,7 @@ void simulate_ltp(const CalibrationConfig& cfg, bool show_progress, Measurements
     const auto out = sim::run_network(cfg.ltp, rec, show_progress);
     m.ltp.assign(out.ltp.begin(), out.ltp.begin() + cfg.T_max + 1);
     m.sims.emplace_back("ltp", std::move(rec));
+    m.inputs.push_back(simulated_input("ltp", cfg, "calibration.ltp", "network", cfg.ltp.protocol.seed));
 }
 
 void simulate_spatial(const CalibrationConfig& cfg, Measurements& m) {
@@ -265,6 +295,7 @@ void simulate_spatial(const CalibrationConfig& cfg, Measurements& m) {
     sim::run_network(cfg.spatial, rec, false);
     spatial_from_record(rec, m);
     m.sims.emplace_back("spatial", std::move(rec));
+    m.inputs.push_back(simulated_input("spatial", cfg, "calibration.spatial", "network", cfg.spatial.protocol.seed));
 }
 
 void simulate_calcium_sweep(const CalibrationConfig& cfg, bool show_progress, Measurements& m) {
@@ -288,7 +319,11 @@ void simulate_calcium_sweep(const CalibrationConfig& cfg, bool show_progress, Me
             m.rates_hz.push_back(rates[i]);
             m.mean_ca_uM.push_back(s.mean_ca_uM);
         }
-        m.sims.emplace_back(fmt::format("calcium_{:g}Hz", rates[i]), std::move(rec));
+        m.sims.emplace_back(calcium_name(rates[i]), std::move(rec));
+        std::vector<config_text::Override> sweep = {{"input.rate_hz", rates[i]}};
+        if (rates[i] == 0.0) sweep.push_back({"input.spikes", std::string("none")});
+        m.inputs.push_back(
+            simulated_input(calcium_name(rates[i]), cfg, "calibration.calcium", "calcium", c.protocol.seed, sweep));
         bar.update(double(i + 1));
     }
     bar.finish();
@@ -380,27 +415,65 @@ const char* fit_note(const macro::FitResult& f, bool chosen) {
     return chosen ? "  <- chosen" : f.usable() ? "" : "  (not eligible)";
 }
 
-void write_fit(const h5::Group& g, const macro::FitResult& f) {
+// A fit: attributes (model, formula, names, status, quality), each parameter as a scalar dataset
+// parameters/<name> with its units and standard error, and the vectors params and std_errors and the
+// covariance matrix in the order of `names` (their units attribute lists the units in that order).
+void write_fit(const h5::Group& g, const macro::FitResult& f, const std::string& x_unit, const std::string& y_unit) {
     const long k = static_cast<long>(f.params.size());
     g.attr("model", f.model);
     g.attr("formula", f.formula);
     g.attr("names", join(f.names));
+    g.attr("x_units", x_unit);
+    g.attr("y_units", y_unit);
     g.attr("message", f.message);
     // status: converged | degenerate | not converged | failed; `converged` is 1 for "converged" only.
     g.attr("status", std::string(f.status()));
     g.attr("converged", static_cast<std::int64_t>(f.usable()));
     if (k == 0) return;  // the fit itself failed (message says why): no numbers to store
-    g.write("params", std::vector<double>(f.params.data(), f.params.data() + k), {hsize_t(k)}, "see names");
-    g.write("std_errors", std::vector<double>(f.std_errors.data(), f.std_errors.data() + k), {hsize_t(k)}, "see names");
+    const std::vector<std::string> units = macro::model_units(f.model, x_unit, y_unit);
+    const h5::Group params = g.group("parameters");
+    for (long i = 0; i < k; ++i) {
+        params.write(f.names[i], std::vector<double>{f.params[i]}, {}, units[i]);
+        params.dataset_attr(f.names[i], "std_error", f.std_errors[i]);
+        params.dataset_attr(f.names[i], "fixed", i < static_cast<long>(f.fixed.size()) && f.fixed[i] ? "yes" : "no");
+    }
+    g.write("params", std::vector<double>(f.params.data(), f.params.data() + k), {hsize_t(k)}, join(units));
+    g.write("std_errors", std::vector<double>(f.std_errors.data(), f.std_errors.data() + k), {hsize_t(k)}, join(units));
     std::vector<double> cov(k * k);
     for (long r = 0; r < k; ++r)
         for (long col = 0; col < k; ++col) cov[r * k + col] = f.covariance(r, col);
-    g.write("covariance", cov, {hsize_t(k), hsize_t(k)}, "see names");
+    g.write("covariance", cov, {hsize_t(k), hsize_t(k)}, "product of the units of row and column parameter");
     g.attr("n", static_cast<std::int64_t>(f.n));
     g.attr("rss", f.rss);
     g.attr("rmse", f.rmse);
     g.attr("r2", f.r2);
     g.attr("aic", f.aic);
+}
+
+// The RF table with its axis convention (macro_model/retention.hpp).
+void write_rf(const h5::Group& g, const Eigen::MatrixXd& table) {
+    const int n = static_cast<int>(table.rows());
+    std::vector<double> rf(n * n);
+    for (int T = 0; T < n; ++T)
+        for (int t = 0; t < n; ++t) rf[T * n + t] = table(T, t);
+    g.write("rf", rf, {hsize_t(n), hsize_t(n)}, "1");
+    g.dataset_attr("rf", "definition", "RF(t, T) = dp_t / sum_{i=1..T} dp_i, dp_t = p(t) - p(t-1)");
+    g.dataset_attr("rf", "row_index", "T - 1, T = number of segments (1..T_max)");
+    g.dataset_attr("rf", "column_index", "t - 1, t = segment (1..T_max)");
+    g.dataset_attr("rf", "valid", "t <= T; entries with t > T are 0");
+    g.dataset_attr("rf", "rows", "every row sums to 1 over t = 1..T");
+}
+
+void write_input(const h5::Group& g, const InputRecord& in) {
+    g.attr("source", in.source);
+    g.attr("config", in.config);
+    g.attr("seed", static_cast<std::int64_t>(in.seed));
+    if (in.source != "file") return;
+    g.attr("path", in.path);
+    g.attr("sha256", in.sha256);
+    g.attr("git_commit", in.git_commit);
+    g.attr("created_utc", in.created_utc);
+    g.attr("command_line", in.command_line);
 }
 
 void write_vec(const h5::Group& g, const std::string& name, const std::vector<double>& v, const std::string& units) {
@@ -412,40 +485,37 @@ void write_vec(const h5::Group& g, const std::string& name, const std::vector<do
 void write_calibration(const h5::Group& root, const Calibration& c) {
     const h5::Group g = root.group("calibration");
     g.attr("format", std::string("rmaat-calibration"));
-    g.attr("format_version", static_cast<std::int64_t>(1));
+    g.attr("format_version", static_cast<std::int64_t>(2));
     g.attr("T_max", static_cast<std::int64_t>(c.T_max));
     g.attr("rf_source", c.rf_source);
     g.attr("scale_source", c.scale_source);
     g.attr("alpha_source", c.alpha_source);
     g.attr("summary", summary_text(c));
     g.attr("warnings", join_lines(c.warnings));
-    std::vector<double> rf(c.T_max * c.T_max);
-    for (int T = 0; T < c.T_max; ++T)
-        for (int t = 0; t < c.T_max; ++t) rf[T * c.T_max + t] = c.rf(T, t);
-    g.write("rf", rf, {hsize_t(c.T_max), hsize_t(c.T_max)}, "1");
+    write_rf(g, c.rf);
     g.write("scale", std::vector<double>{c.scale}, {}, "1 per token");
     g.write("alpha", std::vector<double>{c.alpha}, {}, "1");
 
     const h5::Group ltp = g.group("ltp");
     write_vec(ltp, "p", c.data.ltp, "1");
     ltp.attr("best_model", c.ltp_fits.fits.at(c.ltp_fits.best).model);
-    for (const auto& f : c.ltp_fits.fits) write_fit(ltp.group("fits/" + f.model), f);
+    for (const auto& f : c.ltp_fits.fits) write_fit(ltp.group("fits/" + f.model), f, "cycles", "1");
 
     const h5::Group sp = g.group("spatial");
     write_vec(sp, "distance", c.data.distance_dx, "dx");
     write_vec(sp, "response", c.data.response, "1");
     sp.attr("dx_um", c.data.dx_um);
     sp.attr("lambda_eff_dx", c.lambda_eff_dx);
-    write_fit(sp.group("fit"), c.decay_fit);
+    write_fit(sp.group("fit"), c.decay_fit, "dx", "1");
 
     const h5::Group ca = g.group("calcium");
     write_vec(ca, "rate", c.data.rates_hz, "Hz");
     write_vec(ca, "mean_ca", c.data.mean_ca_uM, "uM");
     ca.write("ca_rest", std::vector<double>{c.data.ca_rest_uM}, {}, "uM");
-    write_fit(ca.group("fit"), c.power_fit);
+    write_fit(ca.group("fit"), c.power_fit, "Hz", "uM");
 
-    const h5::Group prov = g.group("inputs");
-    for (const auto& [name, text] : c.data.sources) prov.attr(name, text);
+    const h5::Group inputs = g.group("inputs");
+    for (const auto& in : c.data.inputs) write_input(inputs.group(in.name), in);
     for (const auto& [name, rec] : c.data.sims) {
         sim::H5Recorder out(g.group("sims/" + name));
         rec.replay(out);
@@ -487,9 +557,10 @@ Calibration calibrate_to_file(const Config& cfg, const std::string& config_dir, 
                               bool show_progress) {
     const ConfigSection root = cfg.root();
     const auto seed = static_cast<std::uint64_t>(root.section("run").get_int("seed", 1, Range::non_negative()));
-    const CalibrationConfig cc = read_calibration_config(root.section("calibration"), config_dir);
+    CalibrationConfig cc = read_calibration_config(root.section("calibration"), config_dir);
     for (const char* other : {"run", "network", "calcium"}) cfg.ignore_section(other);  // `rmaat simulate` checks these
     cfg.check_all_used();
+    cc.resolved_config = cfg.resolved_text();
 
     // Everything is simulated and fitted in memory first: a failure leaves no file behind.
     Calibration c = fit_calibration(cc, measure(cc, show_progress));

@@ -18,6 +18,7 @@
 // once. Otherwise h5::Error (an InputError: exit 2) names the file, the key and both values.
 #include <Eigen/Core>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,6 +47,9 @@ struct CalibrationConfig {
     // Existing run files to read instead of simulating (empty: simulate).
     std::string ltp_run, spatial_run;
     std::vector<std::string> calcium_runs;
+    // The resolved config text the tables above were read from (Config::resolved_text()), for the provenance
+    // of the simulations the calibration runs (InputRecord::config); calibrate_to_file() sets it.
+    std::string resolved_config;
 };
 
 // Defaults of the two network experiments: LTP on a 3x3 grid, fixed protocol, T_max cycles; the
@@ -55,6 +59,20 @@ sim::NetworkRunConfig default_spatial_experiment();
 
 CalibrationConfig read_calibration_config(const ConfigSection& calibration, const std::string& config_dir);
 
+// Where one input of a calibration came from: /calibration/inputs/<name>.
+struct InputRecord {
+    std::string name;    // "ltp", "spatial", "calcium_<f>Hz" (as /calibration/sims/<name> when simulated)
+    std::string source;  // "file" (an input run file) or "simulated" (run by this calibration)
+    // The simulation's resolved config (TOML) that `rmaat simulate` reruns: a file's root attribute
+    // `config`; for a simulation, its table of the calibration config as a [network] or [calcium] table,
+    // with the sweep's input rate filled in ("" when CalibrationConfig::resolved_config was not given).
+    std::string config;
+    // A file's root `seed` ([run] seed); for a simulation, the seed of its stochastic input
+    // ([network.protocol] seed or [calcium.input] seed: the random patterns and Poisson spikes).
+    std::uint64_t seed = 0;
+    std::string path, sha256, git_commit, created_utc, command_line;  // files only
+};
+
 // Measurements the fits use, with the simulations that produced them (when simulated).
 struct Measurements {
     std::vector<double> ltp;                    // p(0..T_max)
@@ -63,7 +81,7 @@ struct Measurements {
     std::vector<double> rates_hz, mean_ca_uM;  // sweep, without the rest run
     double ca_rest_uM = 0.0;
     std::vector<std::pair<std::string, sim::MemoryRecorder>> sims;  // name -> record
-    std::vector<std::pair<std::string, std::string>> sources;       // input -> provenance text
+    std::vector<InputRecord> inputs;                                // where each input came from
 };
 
 struct Calibration {
@@ -95,7 +113,18 @@ std::vector<std::string> fit_warnings(const macro::FitResult& fit, const std::st
 Measurements measure(const CalibrationConfig& cfg, bool show_progress);
 Calibration fit_calibration(const CalibrationConfig& cfg, Measurements data);
 
-// Writes the /calibration group (and the simulations under /calibration/sims).
+// Writes the /calibration group (format_version 2; docs/design.md sections 4 and 7):
+//   attrs            format, format_version, T_max, rf_source, scale_source, alpha_source, summary, warnings
+//   rf               [T_max, T_max], attrs definition, row_index (T - 1), column_index (t - 1), valid (t <= T),
+//                    rows (each sums to 1)
+//   scale, alpha     the values the trainer uses
+//   ltp/p, ltp/fits/<model>, spatial/{distance, response, fit}, calcium/{rate, mean_ca, ca_rest, fit}
+//     a fit:         attrs model, formula, names, x_units, y_units, status, converged, message, n, rss, rmse,
+//                    r2, aic; parameters/<name> (scalar, units, attrs std_error, fixed); params, std_errors,
+//                    covariance in the order of names
+//   inputs/<name>    one per input (InputRecord): source, config, seed; for files path, sha256, git_commit,
+//                    created_utc, command_line
+//   sims/<name>      the simulations run for this calibration (same layout as /sim/<model>)
 void write_calibration(const h5::Group& root, const Calibration& c);
 std::string summary_text(const Calibration& c);
 

@@ -50,15 +50,19 @@ struct CliResult {
     std::string output;  // stdout and stderr
 };
 
-// Runs the built rmaat CLI (as tests/test_cli.cpp does).
-CliResult run_cli(const std::string& args) {
-    const std::string cmd = std::string(RMAAT_CLI) + " " + args + " 2>&1";
+CliResult run_shell(const std::string& command) {
+    const std::string cmd = command + " 2>&1";
     std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
     std::string out;
     std::array<char, 4096> buf{};
     while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
     const int status = pclose(pipe.release());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// Runs the built rmaat CLI (as tests/test_cli.cpp does).
+CliResult run_cli(const std::string& args) {
+    return run_shell(std::string(RMAAT_CLI) + " " + args);
 }
 
 std::string write_text(const std::string& path, const std::string& text) {
@@ -188,6 +192,65 @@ TEST_CASE("calibrate end to end; the stored table, scale and alpha match a recom
     CHECK(g.attr_string("alpha_source") == "fit");
     CHECK_THAT(g.attr_string("summary"), ContainsSubstring("alpha"));
 
+    // Self-describing (docs/design.md section 4): the RF table's axes, a unit on every fitted parameter ...
+    for (const auto& [key, text] : std::vector<std::pair<std::string, std::string>>{
+             {"row_index", "T - 1"}, {"column_index", "t - 1"}, {"valid", "t <= T"}, {"rows", "sums to 1"}})
+        CHECK_THAT(g.dataset_attr_string("rf", key), ContainsSubstring(text));
+    for (int T = 1; T <= 32; ++T) {
+        double sum = 0;
+        for (int t = 1; t <= 32; ++t) sum += stored.data[(T - 1) * 32 + (t - 1)];
+        CHECK_THAT(sum, WithinAbs(1.0, 1e-12));
+        if (T < 32) CHECK(stored.data[(T - 1) * 32 + T] == 0.0);  // t = T + 1 is beyond the row
+    }
+    for (const char* fit : {"ltp/fits/exp1", "ltp/fits/exp2", "ltp/fits/hill", "spatial/fit", "calcium/fit"}) {
+        const h5::Group fg = g.open_group(fit);
+        const h5::Group params = fg.open_group("parameters");
+        std::string names = fg.attr_string("names") + ",";
+        for (size_t at = 0, comma; (comma = names.find(',', at)) != std::string::npos; at = comma + 1) {
+            const std::string name = names.substr(at, comma - at);
+            INFO(fit << " " << name);
+            CHECK_FALSE(params.units(name).empty());
+            CHECK_THAT(params.dataset_attr_string(name, "fixed"), ContainsSubstring(name == "c0" ? "yes" : "no"));
+            CHECK(std::isfinite(params.read(name).data.at(0)));
+        }
+    }
+    CHECK(g.open_group("ltp/fits/exp1/parameters").units("tau") == "cycles");
+    CHECK(g.open_group("ltp/fits/exp1/parameters").units("p_sat") == "1");
+    CHECK(g.open_group("spatial/fit/parameters").units("lambda") == "dx");
+    CHECK(g.open_group("calcium/fit/parameters").units("a") == "uM Hz^-alpha");
+    CHECK(g.open_group("calcium/fit/parameters").units("c0") == "uM");
+    CHECK(g.open_group("ltp/fits/exp1").units("params") == "1,cycles");  // in the order of `names`
+    const CliResult dump = run_shell("h5dump -A " + out);
+    CHECK(dump.code == 0);
+    CHECK_THAT(dump.output, !ContainsSubstring("see names"));
+    // ... and the simulations it ran, each with its config and seed: the stored config reruns it exactly.
+    const h5::Group in = g.open_group("inputs");
+    for (const char* name :
+         {"ltp", "spatial", "calcium_0Hz", "calcium_1Hz", "calcium_2Hz", "calcium_5Hz", "calcium_10Hz"}) {
+        INFO(name);
+        const h5::Group one = in.open_group(name);
+        CHECK(one.attr_string("source") == "simulated");
+        CHECK(one.attr_double("seed") == 1.0);
+        CHECK_FALSE(one.has_attr("sha256"));
+    }
+    CHECK_THAT(in.open_group("ltp").attr_string("config"), ContainsSubstring("[network]"));
+    CHECK_THAT(in.open_group("calcium_0Hz").attr_string("config"), ContainsSubstring("spikes = 'none'"));
+    auto rerun = [&](const std::string& name) {
+        const std::string path = dir + "/calib_rerun_" + name + ".h5";
+        sim::simulate_to_file(Config::from_string(in.open_group(name).attr_string("config"), name + ".toml"), "", path,
+                              false);
+        return path;
+    };
+    {
+        h5::File f0 = h5::File::open_read(rerun("calcium_0Hz")), f5 = h5::File::open_read(rerun("calcium_5Hz"));
+        CHECK(read1(f0.root().open_group("sim/calcium/summary"), "mean_ca") ==
+              read1(g.open_group("sims/calcium_0Hz/summary"), "mean_ca"));
+        CHECK(read1(f5.root().open_group("sim/calcium/summary"), "mean_ca") ==
+              read1(g.open_group("sims/calcium_5Hz/summary"), "mean_ca"));
+        h5::File fl = h5::File::open_read(rerun("ltp"));
+        CHECK(read1(fl.root().open_group("sim/network/ltp"), "pl_mean") == p);
+    }
+
     // The reader API gives the same numbers.
     const auto mp = calib::read_calibration(out, 16);
     CHECK(mp.calibrated);
@@ -222,9 +285,24 @@ TEST_CASE("calibrating from run files gives what simulating gives", "[calibratio
     CHECK((from_runs.rf - simulated.rf).cwiseAbs().maxCoeff() < 1e-12);
     CHECK_THAT(from_runs.scale, WithinRel(simulated.scale, 1e-12));
     CHECK_THAT(from_runs.alpha, WithinRel(simulated.alpha, 1e-12));
+    // Every input file is recorded with its path, SHA-256, config and provenance.
     h5::File f = h5::File::open_read(dir + "/calib_runs.h5");
-    CHECK_THAT(f.root().open_group("calibration/inputs").attr_string("ltp"),
-               ContainsSubstring("cal_ltp.h5; git_commit"));
+    const h5::Group in = f.root().open_group("calibration/inputs");
+    std::vector<std::pair<std::string, std::string>> inputs = {{"ltp", dir + "/cal_ltp.h5"},
+                                                               {"spatial", dir + "/cal_spatial.h5"}};
+    for (const auto& r : rates) inputs.emplace_back("calcium_" + r + "Hz", dir + "/cal_ca" + r + ".h5");
+    for (const auto& [name, path] : inputs) {
+        INFO(name);
+        const h5::Group one = in.open_group(name);
+        CHECK(one.attr_string("source") == "file");
+        CHECK(one.attr_string("path") == path);
+        CHECK(one.attr_string("sha256") == sha256_file(path));
+        h5::File run = h5::File::open_read(path);
+        CHECK(one.attr_string("config") == run.root().attr_string("config"));
+        CHECK(one.attr_double("seed") == run.root().attr_double("seed"));
+        CHECK(one.attr_string("git_commit") == run.root().attr_string("git_commit"));
+        CHECK(one.attr_string("created_utc") == run.root().attr_string("created_utc"));
+    }
 }
 
 TEST_CASE("bad calibration input: clear errors, no calibration file left behind", "[calibration][errors]") {
