@@ -523,3 +523,39 @@ TEST_CASE("fit quality: warnings for poor R^2 and standard errors above the valu
     CHECK(g.open_group("ltp/fits/exp1").attr_double("converged") == 1.0);
     CHECK_THAT(g.attr_string("warnings"), ContainsSubstring(c.warnings.front()));
 }
+
+TEST_CASE("plot_run.py draws the STP map of a grid as an image, without gaps between synapses", "[calibration]") {
+    const std::string run = dir + "/plot_grid.h5", out = dir + "/plot_grid_plots";
+    sim::simulate_to_file(Config::from_string("[network]\nn_pre = 5\nn_post = 4\ncycles = 1\n", "g.toml"), "", run,
+                          false);
+    // Records what each saved figure's axes hold: an image is one QuadMesh (pcolormesh) or AxesImage (imshow),
+    // the old map was a scatter of squares (a PathCollection) with white gaps between them.
+    const std::string py = R"PY(
+import sys
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.figure as mf
+import numpy as np
+seen = {}
+save = mf.Figure.savefig
+def record(fig, path, *a, **k):
+    ax = fig.axes[0]
+    seen[str(path).split("/")[-1]] = [type(c).__name__ for c in ax.collections] + [type(i).__name__ for i in ax.images]
+    if ax.collections and type(ax.collections[0]).__name__ == "QuadMesh":
+        seen["cells"] = np.asarray(ax.collections[0].get_array()).size
+    return save(fig, path, *a, **k)
+mf.Figure.savefig = record
+sys.path.insert(0, sys.argv[3])
+import plot_run
+plot_run.main([sys.argv[1], "-o", sys.argv[2]])
+print("stp:", seen["network_stp.png"], "cells:", seen.get("cells"))
+)PY";
+    write_text(dir + "/plot_check.py", py);
+    const CliResult r = run_shell("/usr/bin/python3 " + dir + "/plot_check.py " + run + " " + out + " " +
+                                  RMAAT_SOURCE_DIR + "/scripts");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, ContainsSubstring("stp: ['QuadMesh']") || ContainsSubstring("stp: ['AxesImage']"));
+    CHECK_THAT(r.output, ContainsSubstring("cells: 20"));  // one cell per synapse
+    CHECK(exists(out + "/network_stp.png"));
+}
