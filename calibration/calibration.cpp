@@ -162,7 +162,8 @@ struct CalciumInput {
 };
 
 CalciumInput read_calcium_input(const std::string& path, const h5::Group& root) {
-    CalciumInput in{path};
+    CalciumInput in;
+    in.path = path;
     const h5::Group s = need_group(root, "sim/calcium/summary", path, "calcium");
     if (!s.has("rate_hz") || !s.has("mean_ca"))
         throw h5::Error(fmt::format("{}: /sim/calcium/summary lacks rate_hz or mean_ca", path));
