@@ -226,7 +226,8 @@ void check_consistent(const std::vector<CalciumInput>& runs) {
         }
         require_same(*spiking, r, [&](const std::string& k) {
             return k == "calcium.input.spikes" ||
-                   (k == "calcium.input.seed" && r.settings.at("calcium.input.spikes") == "\"poisson\"");
+                   (k == "calcium.input.seed" && r.settings.count("calcium.input.spikes") &&
+                    r.settings.at("calcium.input.spikes") == "\"poisson\"");
         });
     }
 }
