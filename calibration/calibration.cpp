@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <map>
 
 #include <fmt/format.h>
 
+#include "core/config_text.hpp"
 #include "core/log.hpp"
 #include "core/progress.hpp"
 #include "core/provenance.hpp"
+#include "core/sha256.hpp"
 #include "macro_model/retention.hpp"
 
 namespace rmaat::calib {
@@ -35,9 +38,9 @@ CalibrationConfig read_calibration_config(const ConfigSection& s, const std::str
     CalibrationConfig c;
     c.T_max = static_cast<int>(s.get_int("T_max", c.T_max, Range::closed(2, 4096)));
     c.rf_source = s.get_string("rf_source", c.rf_source, {"fit", "increments"});
-    c.ltp_models = s.get_string_array("ltp_models", c.ltp_models, {"exp1", "exp2", "hill"});
+    c.ltp_models = s.get_string_array("ltp_models", c.ltp_models, macro::kLtpModels.names());
     if (c.ltp_models.empty()) throw s.error("ltp_models", "names no model");
-    c.fit.loss = s.get_string("loss", c.fit.loss, {"none", "huber", "cauchy", "soft_l1"});
+    c.fit.loss = s.get_string("loss", c.fit.loss, macro::kLosses.names());
     c.fit.loss_scale = s.get_double("loss_scale", c.fit.loss_scale, Range::non_negative());
     c.fit.max_iterations = static_cast<int>(s.get_int("max_iterations", c.fit.max_iterations, Range::closed(1, 1e6)));
     c.rates_hz = s.get_double_array("rates_hz", c.rates_hz, Range::positive());
@@ -67,11 +70,25 @@ CalibrationConfig read_calibration_config(const ConfigSection& s, const std::str
 
 namespace {
 
-std::string provenance_of(const std::string& path, const h5::Group& root) {
-    std::string s = path;
-    for (const char* a : {"git_commit", "created_utc", "command_line"})
-        if (root.has_attr(a)) s += fmt::format("; {} {}", a, root.attr_string(a));
-    return s;
+// The name of the calcium run at `rate` Hz in /calibration/sims and /calibration/inputs.
+std::string calcium_name(double rate_hz) {
+    return fmt::format("calcium_{:g}Hz", rate_hz);
+}
+
+// An input run file: its path, digest, stored config and provenance attributes.
+InputRecord file_input(const std::string& name, const std::string& path, const h5::Group& root) {
+    InputRecord r;
+    r.name = name;
+    r.source = "file";
+    r.path = path;
+    r.sha256 = sha256_file(path);
+    auto text = [&](const char* a) { return root.has_attr(a) ? root.attr_string(a) : std::string(); };
+    r.config = text("config");
+    r.git_commit = text("git_commit");
+    r.created_utc = text("created_utc");
+    r.command_line = text("command_line");
+    if (root.has_attr("seed")) r.seed = static_cast<std::uint64_t>(root.attr_double("seed"));
+    return r;
 }
 
 h5::Group need_group(const h5::Group& root, const std::string& group, const std::string& path, const char* what) {
@@ -112,7 +129,7 @@ void read_ltp_run(const std::string& path, int T_max, Measurements& m) {
                                     static_cast<int>(p.size()) - 1, T_max, T_max));
     p.resize(T_max + 1);
     m.ltp = p;
-    m.sources.emplace_back("ltp", provenance_of(path, root));
+    m.inputs.push_back(file_input("ltp", path, root));
 }
 
 void read_spatial_run(const std::string& path, Measurements& m) {
@@ -134,28 +151,106 @@ void read_spatial_run(const std::string& path, Measurements& m) {
     Eigen::MatrixXd positions(n, 2);
     for (long k = 0; k < n; ++k) positions.row(k) << pos.data[2 * k], pos.data[2 * k + 1];
     spatial_response(positions, Eigen::Map<const Eigen::VectorXd>(ps.data.data(), n), focus, m);  // first on phase
-    m.sources.emplace_back("spatial", provenance_of(path, root));
+    m.inputs.push_back(file_input("spatial", path, root));
+}
+
+// One calcium run file as the calibration reads it.
+struct CalciumInput {
+    std::string path;
+    double rate_hz = 0, mean_ca_uM = 0;
+    std::map<std::string, std::string> settings;  // its [calcium] table, flattened ("calcium.params.O_P" -> "0.9")
+};
+
+CalciumInput read_calcium_input(const std::string& path, const h5::Group& root) {
+    CalciumInput in;
+    in.path = path;
+    const h5::Group s = need_group(root, "sim/calcium/summary", path, "calcium");
+    if (!s.has("rate_hz") || !s.has("mean_ca"))
+        throw h5::Error(fmt::format("{}: /sim/calcium/summary lacks rate_hz or mean_ca", path));
+    in.rate_hz = s.read("rate_hz").data.at(0), in.mean_ca_uM = s.read("mean_ca").data.at(0);
+    if (!std::isfinite(in.mean_ca_uM))
+        throw h5::Error(fmt::format("{}: no steady mean Ca (the run is shorter than its stats window)", path));
+    if (!root.has_attr("config"))
+        throw h5::Error(
+            fmt::format("{}: no root attribute config (the resolved config of the run): cannot check "
+                        "that it matches the other calcium runs",
+                        path));
+    in.settings = config_text::flatten(root.attr_string("config"), "calcium", path + ": root attribute config");
+    return in;
+}
+
+// Settings the runs of one sweep may differ in: the input rate; the spike kind and seed (compared among the
+// spiking runs only: the rest run has no spikes); the recording grid (the steady statistics come from the
+// exact integral of Ca, not from the grid).
+bool may_differ(const std::string& key) {
+    for (const char* k : {"calcium.input.rate_hz", "calcium.input.spikes", "calcium.input.seed", "calcium.record_dt_s"})
+        if (key == k) return true;
+    return false;
+}
+
+// The first key (in key order) whose value differs between a and b, among the keys `compared` accepts.
+template <typename Pred>
+void require_same(const CalciumInput& a, const CalciumInput& b, Pred compared) {
+    std::map<std::string, std::string> keys = a.settings;
+    keys.insert(b.settings.begin(), b.settings.end());
+    for (const auto& [key, unused] : keys) {
+        if (!compared(key)) continue;
+        const auto ia = a.settings.find(key), ib = b.settings.find(key);
+        const std::string va = ia == a.settings.end() ? "(absent)" : ia->second;
+        const std::string vb = ib == b.settings.end() ? "(absent)" : ib->second;
+        if (va != vb)
+            throw h5::Error(
+                fmt::format("{}: {} = {}, but {} has {}: the calcium runs of a calibration may differ "
+                            "only in the input rate",
+                            b.path, key, vb, a.path, va));
+    }
+}
+
+// Refuses a sweep whose runs differ in anything but the input rate (docs/design.md section 4), or repeat a rate.
+void check_consistent(const std::vector<CalciumInput>& runs) {
+    for (size_t i = 0; i < runs.size(); ++i)
+        for (size_t j = i + 1; j < runs.size(); ++j)
+            if (runs[i].rate_hz == runs[j].rate_hz)
+                throw h5::Error(
+                    fmt::format("calcium_runs: {} and {} are both at {} Hz: each rate, and the rest state "
+                                "(0 Hz), must appear once",
+                                runs[i].path, runs[j].path, runs[i].rate_hz));
+    for (size_t i = 1; i < runs.size(); ++i)
+        require_same(runs[0], runs[i], [](const std::string& k) { return !may_differ(k); });
+    const CalciumInput* spiking = nullptr;
+    for (const auto& r : runs) {
+        if (r.rate_hz == 0) continue;
+        if (!spiking) {
+            spiking = &r;
+            continue;
+        }
+        require_same(*spiking, r, [&](const std::string& k) {
+            return k == "calcium.input.spikes" ||
+                   (k == "calcium.input.seed" && r.settings.count("calcium.input.spikes") &&
+                    r.settings.at("calcium.input.spikes") == "\"poisson\"");
+        });
+    }
 }
 
 void read_calcium_runs(const std::vector<std::string>& paths, Measurements& m) {
-    bool have_rest = false;
+    std::vector<CalciumInput> runs;
+    std::vector<InputRecord> records;
     for (const auto& path : paths) {
         const h5::File f = h5::File::open_read(path);
-        const h5::Group root = f.root();
-        const h5::Group s = need_group(root, "sim/calcium/summary", path, "calcium");
-        if (!s.has("rate_hz") || !s.has("mean_ca"))
-            throw h5::Error(fmt::format("{}: /sim/calcium/summary lacks rate_hz or mean_ca", path));
-        const double rate = s.read("rate_hz").data.at(0), ca = s.read("mean_ca").data.at(0);
-        if (!std::isfinite(ca))
-            throw h5::Error(fmt::format("{}: no steady mean Ca (the run is shorter than its stats window)", path));
-        if (rate == 0.0) {
-            m.ca_rest_uM = ca;
+        runs.push_back(read_calcium_input(path, f.root()));
+        records.push_back(file_input(calcium_name(runs.back().rate_hz), path, f.root()));
+    }
+    check_consistent(runs);
+    bool have_rest = false;
+    for (size_t i = 0; i < runs.size(); ++i) {
+        if (runs[i].rate_hz == 0.0) {
+            m.ca_rest_uM = runs[i].mean_ca_uM;
             have_rest = true;
         } else {
-            m.rates_hz.push_back(rate);
-            m.mean_ca_uM.push_back(ca);
+            m.rates_hz.push_back(runs[i].rate_hz);
+            m.mean_ca_uM.push_back(runs[i].mean_ca_uM);
         }
-        m.sources.emplace_back(fmt::format("calcium {} Hz", rate), provenance_of(path, root));
+        m.inputs.push_back(records[i]);
     }
     if (!have_rest) throw h5::Error("calcium_runs: none of the runs is at rest (rate 0): Ca_rest is needed for alpha");
     if (m.rates_hz.size() < 3) throw h5::Error("calcium_runs: the alpha fit needs runs at 3 or more non-zero rates");
@@ -169,56 +264,84 @@ void spatial_from_record(const sim::MemoryRecorder& rec, Measurements& m) {
 
 }  // namespace
 
+namespace {
+
+// A simulation run by the calibration: its table of the calibration config, re-rooted as the table
+// `rmaat simulate` reads ([network] or [calcium]), with `overrides` (the sweep's rate) applied.
+InputRecord simulated_input(const std::string& name, const CalibrationConfig& cfg, const std::string& table,
+                            const std::string& as, std::uint64_t seed,
+                            const std::vector<config_text::Override>& overrides = {}) {
+    InputRecord r;
+    r.name = name;
+    r.source = "simulated";
+    r.seed = seed;
+    if (!cfg.resolved_config.empty())
+        r.config = config_text::cut_table(cfg.resolved_config, table, as, overrides, "calibration config");
+    return r;
+}
+
+void simulate_ltp(const CalibrationConfig& cfg, bool show_progress, Measurements& m) {
+    log::info("calibration: LTP experiment ({} cycles, {}x{} {})", cfg.ltp.cycles, cfg.ltp.geometry.n_pre,
+              cfg.ltp.geometry.n_post, sim::Geometry::name(cfg.ltp.geometry.kind));
+    sim::MemoryRecorder rec;
+    const auto out = sim::run_network(cfg.ltp, rec, show_progress);
+    m.ltp.assign(out.ltp.begin(), out.ltp.begin() + cfg.T_max + 1);
+    m.sims.emplace_back("ltp", std::move(rec));
+    m.inputs.push_back(simulated_input("ltp", cfg, "calibration.ltp", "network", cfg.ltp.protocol.seed));
+}
+
+void simulate_spatial(const CalibrationConfig& cfg, Measurements& m) {
+    log::info("calibration: spatial STP experiment (focal drive on a {}-synapse {})", cfg.spatial.geometry.n_syn(),
+              sim::Geometry::name(cfg.spatial.geometry.kind));
+    sim::MemoryRecorder rec;
+    sim::run_network(cfg.spatial, rec, false);
+    spatial_from_record(rec, m);
+    m.sims.emplace_back("spatial", std::move(rec));
+    m.inputs.push_back(simulated_input("spatial", cfg, "calibration.spatial", "network", cfg.spatial.protocol.seed));
+}
+
+void simulate_calcium_sweep(const CalibrationConfig& cfg, bool show_progress, Measurements& m) {
+    std::vector<double> rates{0.0};
+    rates.insert(rates.end(), cfg.rates_hz.begin(), cfg.rates_hz.end());
+    Progress bar("calcium sweep", double(rates.size()), "runs", show_progress);
+    log::info("calibration: calcium model at rest and {} rates, {} s each", cfg.rates_hz.size(),
+              cfg.calcium.duration_s);
+    for (size_t i = 0; i < rates.size(); ++i) {
+        sim::CalciumRunConfig c = cfg.calcium;
+        c.protocol.rate_hz = rates[i];
+        if (rates[i] == 0.0) c.protocol.spikes = "none";
+        sim::MemoryRecorder rec;
+        const auto s = sim::run_calcium(c, rec, false);
+        if (!std::isfinite(s.mean_ca_uM))
+            throw ConfigError(fmt::format("calibration.calcium.duration_s = {} ends before the stats window ({} s)",
+                                          cfg.calcium.duration_s, cfg.calcium.stats_end_s));
+        if (rates[i] == 0.0) {
+            m.ca_rest_uM = s.mean_ca_uM;
+        } else {
+            m.rates_hz.push_back(rates[i]);
+            m.mean_ca_uM.push_back(s.mean_ca_uM);
+        }
+        m.sims.emplace_back(calcium_name(rates[i]), std::move(rec));
+        std::vector<config_text::Override> sweep = {{"input.rate_hz", rates[i]}};
+        if (rates[i] == 0.0) sweep.push_back({"input.spikes", std::string("none")});
+        m.inputs.push_back(
+            simulated_input(calcium_name(rates[i]), cfg, "calibration.calcium", "calcium", c.protocol.seed, sweep));
+        bar.update(double(i + 1));
+    }
+    bar.finish();
+}
+
+}  // namespace
+
 Measurements measure(const CalibrationConfig& cfg, bool show_progress) {
     Measurements m;
-    if (!cfg.ltp_run.empty()) {
-        read_ltp_run(cfg.ltp_run, cfg.T_max, m);
-    } else {
-        log::info("calibration: LTP experiment ({} cycles, {}x{} {})", cfg.ltp.cycles, cfg.ltp.geometry.n_pre,
-                  cfg.ltp.geometry.n_post, sim::Geometry::name(cfg.ltp.geometry.kind));
-        sim::MemoryRecorder rec;
-        const auto out = sim::run_network(cfg.ltp, rec, show_progress);
-        m.ltp.assign(out.ltp.begin(), out.ltp.begin() + cfg.T_max + 1);
-        m.sims.emplace_back("ltp", std::move(rec));
-    }
-    if (!cfg.spatial_run.empty()) {
-        read_spatial_run(cfg.spatial_run, m);
-    } else {
-        log::info("calibration: spatial STP experiment (focal drive on a {}-synapse {})", cfg.spatial.geometry.n_syn(),
-                  sim::Geometry::name(cfg.spatial.geometry.kind));
-        sim::MemoryRecorder rec;
-        sim::run_network(cfg.spatial, rec, false);
-        spatial_from_record(rec, m);
-        m.sims.emplace_back("spatial", std::move(rec));
-    }
-    if (!cfg.calcium_runs.empty()) {
-        read_calcium_runs(cfg.calcium_runs, m);
-    } else {
-        std::vector<double> rates{0.0};
-        rates.insert(rates.end(), cfg.rates_hz.begin(), cfg.rates_hz.end());
-        Progress bar("calcium sweep", double(rates.size()), "runs", show_progress);
-        log::info("calibration: calcium model at rest and {} rates, {} s each", cfg.rates_hz.size(),
-                  cfg.calcium.duration_s);
-        for (size_t i = 0; i < rates.size(); ++i) {
-            sim::CalciumRunConfig c = cfg.calcium;
-            c.protocol.rate_hz = rates[i];
-            if (rates[i] == 0.0) c.protocol.spikes = "none";
-            sim::MemoryRecorder rec;
-            const auto s = sim::run_calcium(c, rec, false);
-            if (!std::isfinite(s.mean_ca_uM))
-                throw ConfigError(fmt::format("calibration.calcium.duration_s = {} ends before the stats window ({} s)",
-                                              cfg.calcium.duration_s, cfg.calcium.stats_end_s));
-            if (rates[i] == 0.0) {
-                m.ca_rest_uM = s.mean_ca_uM;
-            } else {
-                m.rates_hz.push_back(rates[i]);
-                m.mean_ca_uM.push_back(s.mean_ca_uM);
-            }
-            m.sims.emplace_back(fmt::format("calcium_{:g}Hz", rates[i]), std::move(rec));
-            bar.update(double(i + 1));
-        }
-        bar.finish();
-    }
+    // Input files first: a bad or inconsistent file fails before any simulation starts.
+    if (!cfg.ltp_run.empty()) read_ltp_run(cfg.ltp_run, cfg.T_max, m);
+    if (!cfg.spatial_run.empty()) read_spatial_run(cfg.spatial_run, m);
+    if (!cfg.calcium_runs.empty()) read_calcium_runs(cfg.calcium_runs, m);
+    if (cfg.ltp_run.empty()) simulate_ltp(cfg, show_progress, m);
+    if (cfg.spatial_run.empty()) simulate_spatial(cfg, m);
+    if (cfg.calcium_runs.empty()) simulate_calcium_sweep(cfg, show_progress, m);
     return m;
 }
 
@@ -249,7 +372,30 @@ Calibration fit_calibration(const CalibrationConfig& cfg, Measurements data) {
     c.alpha = cfg.alpha_override.value_or(c.power_fit.param("alpha"));
     c.alpha_source = cfg.alpha_override ? "config" : "fit";
     c.data = std::move(data);
+
+    for (const auto& [f, what] :
+         {std::pair{&best, "LTP curve"}, {&c.decay_fit, "spatial decay"}, {&c.power_fit, "calcium power-law"}})
+        for (auto& w : fit_warnings(*f, what)) c.warnings.push_back(std::move(w));
+    for (const auto& w : c.warnings) log::warn("calibration: {}", w);
     return c;
+}
+
+std::vector<std::string> fit_warnings(const macro::FitResult& f, const std::string& what) {
+    std::vector<std::string> w;
+    const std::string fit = fmt::format("{} fit ({})", what, f.model);
+    if (f.degenerate) {
+        w.push_back(fit + " is degenerate: its covariance is not estimable (the data do not identify its parameters)");
+    } else {
+        for (size_t i = 0; i < f.names.size() && static_cast<long>(i) < f.params.size(); ++i) {
+            const bool fixed = i < f.fixed.size() && f.fixed[i];
+            if (!fixed && f.std_errors[i] > std::abs(f.params[i]))
+                w.push_back(fmt::format("{}: {} = {:.4g} +- {:.2g}: the standard error exceeds the value", fit,
+                                        f.names[i], f.params[i], f.std_errors[i]));
+        }
+    }
+    if (f.r2 < kPoorR2)
+        w.push_back(fmt::format("{}: R^2 = {:.3g} < {}: the model describes the data poorly", fit, f.r2, kPoorR2));
+    return w;
 }
 
 namespace {
@@ -260,25 +406,76 @@ std::string join(const std::vector<std::string>& v) {
     return s;
 }
 
-void write_fit(const h5::Group& g, const macro::FitResult& f) {
+std::string join_lines(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& line : v) s += line + "\n";
+    return s;
+}
+
+// How the summary marks a fit besides its status: chosen, or not eligible (not a usable fit).
+const char* fit_note(const macro::FitResult& f, bool chosen) {
+    return chosen ? "  <- chosen" : f.usable() ? "" : "  (not eligible)";
+}
+
+// A fit: attributes (model, formula, names, status, quality), each parameter as a scalar dataset
+// parameters/<name> with its units and standard error, and the vectors params and std_errors and the
+// covariance matrix in the order of `names` (their units attribute lists the units in that order).
+void write_fit(const h5::Group& g, const macro::FitResult& f, const std::string& x_unit, const std::string& y_unit) {
     const long k = static_cast<long>(f.params.size());
     g.attr("model", f.model);
     g.attr("formula", f.formula);
     g.attr("names", join(f.names));
+    g.attr("x_units", x_unit);
+    g.attr("y_units", y_unit);
     g.attr("message", f.message);
-    g.attr("converged", static_cast<std::int64_t>(f.converged));
+    // status: converged | degenerate | not converged | failed; `converged` is 1 for "converged" only.
+    g.attr("status", std::string(f.status()));
+    g.attr("converged", static_cast<std::int64_t>(f.usable()));
     if (k == 0) return;  // the fit itself failed (message says why): no numbers to store
-    g.write("params", std::vector<double>(f.params.data(), f.params.data() + k), {hsize_t(k)}, "see names");
-    g.write("std_errors", std::vector<double>(f.std_errors.data(), f.std_errors.data() + k), {hsize_t(k)}, "see names");
+    const std::vector<std::string> units = macro::model_units(f.model, x_unit, y_unit);
+    const h5::Group params = g.group("parameters");
+    for (long i = 0; i < k; ++i) {
+        params.write(f.names[i], std::vector<double>{f.params[i]}, {}, units[i]);
+        params.dataset_attr(f.names[i], "std_error", f.std_errors[i]);
+        params.dataset_attr(f.names[i], "fixed", i < static_cast<long>(f.fixed.size()) && f.fixed[i] ? "yes" : "no");
+    }
+    g.write("params", std::vector<double>(f.params.data(), f.params.data() + k), {hsize_t(k)}, join(units));
+    g.write("std_errors", std::vector<double>(f.std_errors.data(), f.std_errors.data() + k), {hsize_t(k)}, join(units));
     std::vector<double> cov(k * k);
     for (long r = 0; r < k; ++r)
         for (long col = 0; col < k; ++col) cov[r * k + col] = f.covariance(r, col);
-    g.write("covariance", cov, {hsize_t(k), hsize_t(k)}, "see names");
+    g.write("covariance", cov, {hsize_t(k), hsize_t(k)}, "product of the units of row and column parameter");
     g.attr("n", static_cast<std::int64_t>(f.n));
     g.attr("rss", f.rss);
     g.attr("rmse", f.rmse);
     g.attr("r2", f.r2);
     g.attr("aic", f.aic);
+}
+
+// The RF table with its axis convention (macro_model/retention.hpp).
+void write_rf(const h5::Group& g, const Eigen::MatrixXd& table) {
+    const int n = static_cast<int>(table.rows());
+    std::vector<double> rf(n * n);
+    for (int T = 0; T < n; ++T)
+        for (int t = 0; t < n; ++t) rf[T * n + t] = table(T, t);
+    g.write("rf", rf, {hsize_t(n), hsize_t(n)}, "1");
+    g.dataset_attr("rf", "definition", "RF(t, T) = dp_t / sum_{i=1..T} dp_i, dp_t = p(t) - p(t-1)");
+    g.dataset_attr("rf", "row_index", "T - 1, T = number of segments (1..T_max)");
+    g.dataset_attr("rf", "column_index", "t - 1, t = segment (1..T_max)");
+    g.dataset_attr("rf", "valid", "t <= T; entries with t > T are 0");
+    g.dataset_attr("rf", "rows", "every row sums to 1 over t = 1..T");
+}
+
+void write_input(const h5::Group& g, const InputRecord& in) {
+    g.attr("source", in.source);
+    g.attr("config", in.config);
+    g.attr("seed", static_cast<std::int64_t>(in.seed));
+    if (in.source != "file") return;
+    g.attr("path", in.path);
+    g.attr("sha256", in.sha256);
+    g.attr("git_commit", in.git_commit);
+    g.attr("created_utc", in.created_utc);
+    g.attr("command_line", in.command_line);
 }
 
 void write_vec(const h5::Group& g, const std::string& name, const std::vector<double>& v, const std::string& units) {
@@ -290,39 +487,37 @@ void write_vec(const h5::Group& g, const std::string& name, const std::vector<do
 void write_calibration(const h5::Group& root, const Calibration& c) {
     const h5::Group g = root.group("calibration");
     g.attr("format", std::string("rmaat-calibration"));
-    g.attr("format_version", static_cast<std::int64_t>(1));
+    g.attr("format_version", static_cast<std::int64_t>(2));
     g.attr("T_max", static_cast<std::int64_t>(c.T_max));
     g.attr("rf_source", c.rf_source);
     g.attr("scale_source", c.scale_source);
     g.attr("alpha_source", c.alpha_source);
     g.attr("summary", summary_text(c));
-    std::vector<double> rf(c.T_max * c.T_max);
-    for (int T = 0; T < c.T_max; ++T)
-        for (int t = 0; t < c.T_max; ++t) rf[T * c.T_max + t] = c.rf(T, t);
-    g.write("rf", rf, {hsize_t(c.T_max), hsize_t(c.T_max)}, "1");
+    g.attr("warnings", join_lines(c.warnings));
+    write_rf(g, c.rf);
     g.write("scale", std::vector<double>{c.scale}, {}, "1 per token");
     g.write("alpha", std::vector<double>{c.alpha}, {}, "1");
 
     const h5::Group ltp = g.group("ltp");
     write_vec(ltp, "p", c.data.ltp, "1");
     ltp.attr("best_model", c.ltp_fits.fits.at(c.ltp_fits.best).model);
-    for (const auto& f : c.ltp_fits.fits) write_fit(ltp.group("fits/" + f.model), f);
+    for (const auto& f : c.ltp_fits.fits) write_fit(ltp.group("fits/" + f.model), f, "cycles", "1");
 
     const h5::Group sp = g.group("spatial");
     write_vec(sp, "distance", c.data.distance_dx, "dx");
     write_vec(sp, "response", c.data.response, "1");
     sp.attr("dx_um", c.data.dx_um);
     sp.attr("lambda_eff_dx", c.lambda_eff_dx);
-    write_fit(sp.group("fit"), c.decay_fit);
+    write_fit(sp.group("fit"), c.decay_fit, "dx", "1");
 
     const h5::Group ca = g.group("calcium");
     write_vec(ca, "rate", c.data.rates_hz, "Hz");
     write_vec(ca, "mean_ca", c.data.mean_ca_uM, "uM");
     ca.write("ca_rest", std::vector<double>{c.data.ca_rest_uM}, {}, "uM");
-    write_fit(ca.group("fit"), c.power_fit);
+    write_fit(ca.group("fit"), c.power_fit, "Hz", "uM");
 
-    const h5::Group prov = g.group("inputs");
-    for (const auto& [name, text] : c.data.sources) prov.attr(name, text);
+    const h5::Group inputs = g.group("inputs");
+    for (const auto& in : c.data.inputs) write_input(inputs.group(in.name), in);
     for (const auto& [name, rec] : c.data.sims) {
         sim::H5Recorder out(g.group("sims/" + name));
         rec.replay(out);
@@ -339,10 +534,8 @@ std::string summary_text(const Calibration& c) {
             s += fmt::format("  {:5} {}  fit failed: {}\n", f.model, f.formula, f.message);
             continue;
         }
-        s += fmt::format("  {:5} {}  AIC {:9.2f}  R^2 {:.6f}{}\n", f.model, f.formula, f.aic, f.r2,
-                         &f == &best   ? "  <- chosen"
-                         : f.converged ? ""
-                                       : "  (did not converge; not eligible)");
+        s += fmt::format("  {:5} {}  AIC {:9.2f}  R^2 {:.6f}  [{}]{}\n", f.model, f.formula, f.aic, f.r2, f.status(),
+                         fit_note(f, &f == &best));
         for (size_t i = 0; i < f.names.size(); ++i)
             s += fmt::format("        {} = {:.6g} +- {:.2g}\n", f.names[i], f.params[i], f.std_errors[i]);
     }
@@ -356,6 +549,9 @@ std::string summary_text(const Calibration& c) {
         "alpha = {:.4g} ({})\n",
         c.data.ca_rest_uM, c.power_fit.param("alpha"), c.power_fit.std_errors[c.power_fit.names.size() - 1],
         c.power_fit.r2, c.alpha, c.alpha_source);
+    for (const auto* f : {&c.decay_fit, &c.power_fit})
+        if (f->degenerate) s += fmt::format("the {} fit is degenerate (covariance not estimable)\n", f->model);
+    for (const auto& w : c.warnings) s += "warning: " + w + "\n";
     return s;
 }
 
@@ -363,9 +559,10 @@ Calibration calibrate_to_file(const Config& cfg, const std::string& config_dir, 
                               bool show_progress) {
     const ConfigSection root = cfg.root();
     const auto seed = static_cast<std::uint64_t>(root.section("run").get_int("seed", 1, Range::non_negative()));
-    const CalibrationConfig cc = read_calibration_config(root.section("calibration"), config_dir);
+    CalibrationConfig cc = read_calibration_config(root.section("calibration"), config_dir);
     for (const char* other : {"run", "network", "calcium"}) cfg.ignore_section(other);  // `rmaat simulate` checks these
     cfg.check_all_used();
+    cc.resolved_config = cfg.resolved_text();
 
     // Everything is simulated and fitted in memory first: a failure leaves no file behind.
     Calibration c = fit_calibration(cc, measure(cc, show_progress));

@@ -337,6 +337,21 @@ std::string Group::units(const std::string& dataset) const {
     return read_string_attr(d.get(), "units", path_ + "/" + dataset);
 }
 
+void Group::dataset_attr(const std::string& dataset, const std::string& name, const std::string& value) const {
+    Handle d(check(H5Dopen2(h_.get(), dataset.c_str(), H5P_DEFAULT), "open dataset " + dataset), H5Dclose);
+    Group(std::move(d), path_ + "/" + dataset).attr(name, value);  // attributes work alike on any object
+}
+
+void Group::dataset_attr(const std::string& dataset, const std::string& name, double value) const {
+    Handle d(check(H5Dopen2(h_.get(), dataset.c_str(), H5P_DEFAULT), "open dataset " + dataset), H5Dclose);
+    Group(std::move(d), path_ + "/" + dataset).attr(name, value);
+}
+
+std::string Group::dataset_attr_string(const std::string& dataset, const std::string& name) const {
+    Handle d(check(H5Dopen2(h_.get(), dataset.c_str(), H5P_DEFAULT), "open dataset " + dataset), H5Dclose);
+    return read_string_attr(d.get(), name, path_ + "/" + dataset);
+}
+
 // ---------------------------------------------------------------- File
 
 File File::create(const std::string& path) {

@@ -122,6 +122,10 @@ public:
     // Every object below this group in name order; h5::Error when the file cannot be walked to the end.
     std::vector<ObjectInfo> list_objects() const;
     std::string units(const std::string& dataset) const;
+    // Attributes of a dataset of this group besides its units (conventions, descriptions).
+    void dataset_attr(const std::string& dataset, const std::string& name, const std::string& value) const;
+    void dataset_attr(const std::string& dataset, const std::string& name, double value) const;
+    std::string dataset_attr_string(const std::string& dataset, const std::string& name) const;
 
 private:
     Handle h_;

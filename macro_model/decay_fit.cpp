@@ -37,7 +37,7 @@ FitResult fit_decay(const std::vector<double>& d, const std::vector<double>& y, 
     if (!(y_near > 0)) y_near = ymax;
 
     detail::CurveProblem cp;
-    cp.model = "decay";
+    cp.model = CurveModel::decay;
     cp.x = d;
     cp.y = y;
     cp.lower = Eigen::Vector2d(1e-6 * ymax, 1e-4 * range);

@@ -16,40 +16,48 @@ constexpr int kMaxParams = 4;
 // exp2 is solved with d = ln(tau2 / tau1) >= ln(kMinTauRatio): the ordering makes the two terms distinguishable.
 constexpr double kMinTauRatio = 1.01;
 
-enum class Model { exp1, exp2, hill, decay, power };
+using Model = CurveModel;
 // How a natural parameter maps to the solver's coordinate.
 enum class Coord { lin, log, ratio };  // ratio: ln(p[i] / p[1]) (exp2's tau2)
+// What a parameter's unit is made of (model_units): y's unit, x's unit, none, or y / x^alpha.
+enum class Dim { y, x, one, y_per_x_alpha };
 
+// The solver's view of each model of kCurveModels (its name and formula come from that table).
 struct ModelInfo {
     Model id;
-    std::string name, formula;
     std::vector<std::string> names;
     std::vector<Coord> coords;
+    std::vector<Dim> dims;
 };
 
 const std::vector<ModelInfo>& model_table() {
+    using C = Coord;
     static const std::vector<ModelInfo> table = {
-        {Model::exp1, "exp1", "p_sat * (1 - exp(-t / tau))", {"p_sat", "tau"}, {Coord::log, Coord::log}},
+        {Model::exp1, {"p_sat", "tau"}, {C::log, C::log}, {Dim::y, Dim::x}},
         {Model::exp2,
-         "exp2",
-         "a1 * (1 - exp(-t / tau1)) + a2 * (1 - exp(-t / tau2)), tau1 < tau2",
          {"a1", "tau1", "a2", "tau2"},
-         {Coord::log, Coord::log, Coord::log, Coord::ratio}},
-        {Model::hill,
-         "hill",
-         "p_sat * t^h / (t^h + t_half^h)",
-         {"p_sat", "h", "t_half"},
-         {Coord::log, Coord::log, Coord::log}},
-        {Model::decay, "decay", "A * exp(-d / lambda)", {"A", "lambda"}, {Coord::log, Coord::log}},
-        {Model::power, "power", "c0 + a * f^alpha", {"c0", "a", "alpha"}, {Coord::lin, Coord::log, Coord::lin}},
+         {C::log, C::log, C::log, C::ratio},
+         {Dim::y, Dim::x, Dim::y, Dim::x}},
+        {Model::hill, {"p_sat", "h", "t_half"}, {C::log, C::log, C::log}, {Dim::y, Dim::one, Dim::x}},
+        {Model::decay, {"A", "lambda"}, {C::log, C::log}, {Dim::y, Dim::x}},
+        {Model::power, {"c0", "a", "alpha"}, {C::lin, C::log, C::lin}, {Dim::y, Dim::y_per_x_alpha, Dim::one}},
     };
     return table;
 }
 
-const ModelInfo& info(const std::string& name) {
+const ModelInfo& info(Model id) {
     for (const auto& m : model_table())
-        if (m.name == name) return m;
-    throw std::invalid_argument("unknown macro model '" + name + "' (known: exp1, exp2, hill, decay, power)");
+        if (m.id == id) return m;
+    throw std::logic_error("macro fit: curve model without a solver table entry");
+}
+
+// InputError "unknown curve model ... (known: ...)" for a name not in kCurveModels.
+const ModelInfo& info(const std::string& name) {
+    return info(kCurveModels.parse(name));
+}
+
+const char* formula(Model id) {
+    return curve_model_row(id).help;
 }
 
 // Natural parameters p from solver coordinates th (templated for autodiff and for the delta-method Jacobian).
@@ -200,16 +208,20 @@ std::vector<double> residuals(const Setup& s, const std::vector<double>& th) {
     return r;
 }
 
-std::unique_ptr<ceres::LossFunction> make_loss(const std::string& name, double scale) {
-    if (name == "huber") return std::make_unique<ceres::HuberLoss>(scale);
-    if (name == "cauchy") return std::make_unique<ceres::CauchyLoss>(scale);
-    if (name == "soft_l1") return std::make_unique<ceres::SoftLOneLoss>(scale);
-    throw FitError("unknown robust loss '" + name + "' (known: none, huber, cauchy, soft_l1)");
+// Null for Loss::none (plain least squares).
+std::unique_ptr<ceres::LossFunction> make_loss(Loss loss, double scale) {
+    switch (loss) {
+        case Loss::none: return nullptr;
+        case Loss::huber: return std::make_unique<ceres::HuberLoss>(scale);
+        case Loss::cauchy: return std::make_unique<ceres::CauchyLoss>(scale);
+        case Loss::soft_l1: return std::make_unique<ceres::SoftLOneLoss>(scale);
+    }
+    return nullptr;
 }
 
 // Automatic loss scale: tuning constant for 95% Gaussian efficiency times a robust residual sigma.
-double auto_scale(const std::string& loss, const std::vector<double>& r, double y_scale) {
-    double c = loss == "cauchy" ? 2.385 : 1.345;
+double auto_scale(Loss loss, const std::vector<double>& r, double y_scale) {
+    double c = loss == Loss::cauchy ? 2.385 : 1.345;
     double floor = y_scale > 0 ? 1e-12 * y_scale : 1e-300;  // exact data: MAD 0, Ceres needs a > 0
     return c * std::max(detail::robust_sigma(r), floor);
 }
@@ -249,6 +261,12 @@ Eigen::MatrixXd covariance(const Setup& s, std::vector<double> th, const std::ve
 
 }  // namespace
 
+const char* FitResult::status() const {
+    if (params.size() == 0) return "failed";
+    if (!converged) return "not converged";
+    return degenerate ? "degenerate" : "converged";
+}
+
 int FitResult::free_params() const {
     int k = static_cast<int>(params.size());
     for (bool f : fixed) k -= f ? 1 : 0;
@@ -287,6 +305,19 @@ std::vector<std::string> model_names(const std::string& model) {
     return info(model).names;
 }
 
+std::vector<std::string> model_units(const std::string& model, const std::string& x_unit, const std::string& y_unit) {
+    std::vector<std::string> units;
+    for (Dim d : info(model).dims) {
+        switch (d) {
+            case Dim::y: units.push_back(y_unit); break;
+            case Dim::x: units.push_back(x_unit); break;
+            case Dim::one: units.push_back("1"); break;
+            case Dim::y_per_x_alpha: units.push_back(y_unit + " " + x_unit + "^-alpha"); break;
+        }
+    }
+    return units;
+}
+
 namespace detail {
 
 double robust_sigma(std::vector<double> r) {
@@ -306,7 +337,7 @@ double robust_sigma(std::vector<double> r) {
 FitResult fit_curve(const CurveProblem& cp, const FitOptions& opt) {
     const ModelInfo& mi = info(cp.model);
     const int k = static_cast<int>(mi.names.size());
-    const std::string what = cp.model + " fit: ";
+    const std::string what = std::string(kCurveModels.name(cp.model)) + " fit: ";
     const size_t n = cp.x.size();
     if (cp.y.size() != n)
         throw FitError(what + "x and y differ in length (" + std::to_string(n) + " vs " + std::to_string(cp.y.size()) +
@@ -324,7 +355,7 @@ FitResult fit_curve(const CurveProblem& cp, const FitOptions& opt) {
                        " free parameters (need at least " + std::to_string(k_free + 1) + ")");
     if (opt.max_iterations < 1)
         throw FitError(what + "max_iterations must be >= 1, got " + std::to_string(opt.max_iterations));
-    if (opt.loss != "none") make_loss(opt.loss, 1.0);  // validates the name before any work
+    const Loss loss_kind = kLosses.parse(opt.loss);  // validates the name before any work
 
     Setup s{&mi, k, cp.x, cp.y, std::vector<double>(k), std::vector<double>(k), {}};
     for (int i = 0; i < k; ++i) {
@@ -368,9 +399,9 @@ FitResult fit_curve(const CurveProblem& cp, const FitOptions& opt) {
 
     std::unique_ptr<ceres::LossFunction> loss;
     double scale = 0;
-    if (opt.loss != "none") {
-        scale = opt.loss_scale > 0 ? opt.loss_scale : auto_scale(opt.loss, residuals(s, best.th), y_scale);
-        loss = make_loss(opt.loss, scale);
+    if (loss_kind != Loss::none) {
+        scale = opt.loss_scale > 0 ? opt.loss_scale : auto_scale(loss_kind, residuals(s, best.th), y_scale);
+        loss = make_loss(loss_kind, scale);
         std::vector<std::vector<double>> rstarts = {best.th};
         rstarts.insert(rstarts.end(), starts.begin(), starts.end());
         Run rb = multistart(s, rstarts, loss.get(), opt.max_iterations);
@@ -378,8 +409,8 @@ FitResult fit_curve(const CurveProblem& cp, const FitOptions& opt) {
             throw FitError(what + "robust (" + opt.loss + ") fit found no finite solution (" + rb.message + ")");
         if (opt.loss_scale <= 0) {
             // The plain fit is pulled by the outliers, so its residual spread overstates the noise: re-estimate.
-            scale = auto_scale(opt.loss, residuals(s, rb.th), y_scale);
-            loss = make_loss(opt.loss, scale);
+            scale = auto_scale(loss_kind, residuals(s, rb.th), y_scale);
+            loss = make_loss(loss_kind, scale);
             Run rc = solve(s, rb.th, loss.get(), opt.max_iterations);
             if (std::isfinite(rc.cost)) rb = rc;
         }
@@ -387,8 +418,8 @@ FitResult fit_curve(const CurveProblem& cp, const FitOptions& opt) {
     }
 
     FitResult res;
-    res.model = mi.name;
-    res.formula = mi.formula;
+    res.model = kCurveModels.name(mi.id);
+    res.formula = formula(mi.id);
     res.names = mi.names;
     res.fixed = fixed;
     res.n = static_cast<long>(n);
@@ -425,8 +456,10 @@ FitResult fit_curve(const CurveProblem& cp, const FitOptions& opt) {
     res.sigma2 = wrss / static_cast<double>(static_cast<int>(n) - k_free);
     res.covariance = covariance(s, best.th, w, res.sigma2);
     res.std_errors = res.covariance.diagonal().cwiseMax(0.0).cwiseSqrt();
-    for (int i = 0; i < k; ++i)
+    for (int i = 0; i < k; ++i) {
         if (!std::isfinite(res.covariance(i, i))) res.std_errors(i) = kNaN;
+        if (!fixed[i] && !std::isfinite(res.std_errors(i))) res.degenerate = res.converged;
+    }
     return res;
 }
 

@@ -41,7 +41,7 @@ double time_to(const std::vector<double>& y, double f) {
     return static_cast<double>(y.size() - 1);
 }
 
-detail::CurveProblem ltp_problem(const std::string& model, const std::vector<double>& y) {
+detail::CurveProblem ltp_problem(CurveModel model, const std::vector<double>& y) {
     detail::CurveProblem cp;
     cp.model = model;
     cp.y = y;
@@ -51,25 +51,31 @@ detail::CurveProblem ltp_problem(const std::string& model, const std::vector<dou
     // Wide bounds: they only keep the solver away from overflow and from meaningless corners.
     const double a_lo = 1e-8 * yT, a_hi = 1e6 * yT, tau_lo = 1e-2, tau_hi = 1e4 * T;
     auto amp = [&](double tau) { return yT / -std::expm1(-T / tau); };  // passes through y(T)
-    if (model == "exp1") {
-        cp.lower = Eigen::Vector2d(a_lo, tau_lo);
-        cp.upper = Eigen::Vector2d(a_hi, tau_hi);
-        for (double tau : {t63, T / 5, T}) cp.starts.push_back(Eigen::Vector2d(amp(tau), tau));
-    } else if (model == "exp2") {
-        cp.lower = Eigen::Vector4d(a_lo, tau_lo, a_lo, tau_lo);
-        cp.upper = Eigen::Vector4d(a_hi, tau_hi, a_hi, tau_hi);
-        const double pairs[][2] = {{t63 / 4, 2 * t63}, {T / 20, T / 2}, {1.0, T}};
-        for (const auto& pr : pairs) {
-            double tau1 = std::max(pr[0], 0.1), tau2 = std::max(pr[1], 1.5 * tau1);
-            cp.starts.push_back(Eigen::Vector4d(amp(tau1) / 2, tau1, amp(tau2) / 2, tau2));
+    switch (model) {
+        case CurveModel::exp1:
+            cp.lower = Eigen::Vector2d(a_lo, tau_lo);
+            cp.upper = Eigen::Vector2d(a_hi, tau_hi);
+            for (double tau : {t63, T / 5, T}) cp.starts.push_back(Eigen::Vector2d(amp(tau), tau));
+            break;
+        case CurveModel::exp2: {
+            cp.lower = Eigen::Vector4d(a_lo, tau_lo, a_lo, tau_lo);
+            cp.upper = Eigen::Vector4d(a_hi, tau_hi, a_hi, tau_hi);
+            const double pairs[][2] = {{t63 / 4, 2 * t63}, {T / 20, T / 2}, {1.0, T}};
+            for (const auto& pr : pairs) {
+                double tau1 = std::max(pr[0], 0.1), tau2 = std::max(pr[1], 1.5 * tau1);
+                cp.starts.push_back(Eigen::Vector4d(amp(tau1) / 2, tau1, amp(tau2) / 2, tau2));
+            }
+            break;
         }
-    } else if (model == "hill") {
-        cp.lower = Eigen::Vector3d(a_lo, 0.05, tau_lo);
-        cp.upper = Eigen::Vector3d(a_hi, 20.0, tau_hi);
-        const double sh[][2] = {{t50, 1.0}, {t50, 2.0}, {T / 4, 1.5}, {T, 1.0}};
-        for (const auto& s : sh) cp.starts.push_back(Eigen::Vector3d(yT * (1 + std::pow(s[0] / T, s[1])), s[1], s[0]));
-    } else {
-        throw FitError("unknown LTP model '" + model + "' (known: exp1, exp2, hill)");
+        case CurveModel::hill: {
+            cp.lower = Eigen::Vector3d(a_lo, 0.05, tau_lo);
+            cp.upper = Eigen::Vector3d(a_hi, 20.0, tau_hi);
+            const double sh[][2] = {{t50, 1.0}, {t50, 2.0}, {T / 4, 1.5}, {T, 1.0}};
+            for (const auto& s : sh)
+                cp.starts.push_back(Eigen::Vector3d(yT * (1 + std::pow(s[0] / T, s[1])), s[1], s[0]));
+            break;
+        }
+        default: throw std::logic_error("ltp_problem: not an LTP model");  // kLtpModels.parse() let it through
     }
     return cp;
 }
@@ -78,15 +84,15 @@ detail::CurveProblem ltp_problem(const std::string& model, const std::vector<dou
 
 FitResult fit_ltp(const std::string& model, const std::vector<double>& p, const FitOptions& opt) {
     auto y = ltp_increase(p);
-    return detail::fit_curve(ltp_problem(model, y), opt);
+    return detail::fit_curve(ltp_problem(kLtpModels.parse(model), y), opt);
 }
 
 LtpSelection fit_ltp_models(const std::vector<double>& p, const std::vector<std::string>& models,
                             const FitOptions& opt) {
     if (models.empty()) throw FitError("fit_ltp_models: no models requested");
-    ltp_increase(p);  // bad input fails here, once, for every model
+    for (const auto& m : models) kLtpModels.parse(m);  // an unknown name fails before any work
+    ltp_increase(p);                                   // bad input fails here, once, for every model
     LtpSelection sel;
-    bool any = false;
     std::string why;
     for (const auto& m : models) {
         FitResult r;
@@ -99,14 +105,19 @@ LtpSelection fit_ltp_models(const std::vector<double>& p, const std::vector<std:
             r.aic = std::numeric_limits<double>::quiet_NaN();
         }
         if (!r.converged) why += (why.empty() ? "" : "; ") + m + ": " + r.message;
-        if (r.converged && (!any || r.aic < sel.fits[sel.best].aic)) {
-            sel.best = sel.fits.size();
-            any = true;
-        }
         sel.fits.push_back(std::move(r));
     }
-    if (!any) throw FitError("no LTP model converged (" + why + ")");
-    return sel;
+    // Usable fits first; degenerate ones only when nothing else converged.
+    for (bool degenerate_ok : {false, true}) {
+        bool any = false;
+        for (size_t i = 0; i < sel.fits.size(); ++i) {
+            const FitResult& f = sel.fits[i];
+            const bool eligible = f.converged && (degenerate_ok || !f.degenerate);
+            if (eligible && (!any || f.aic < sel.fits[sel.best].aic)) sel.best = i, any = true;
+        }
+        if (any) return sel;
+    }
+    throw FitError("no LTP model converged (" + why + ")");
 }
 
 }  // namespace rmaat::macro

@@ -45,7 +45,7 @@ FitResult fit_power(const std::vector<double>& f, const std::vector<double>& y, 
     if (c0 && !std::isfinite(*c0)) throw FitError("power fit: c0 is not finite");
 
     detail::CurveProblem cp;
-    cp.model = "power";
+    cp.model = CurveModel::power;
     cp.x = f;
     cp.y = y;
     const auto [ylo, yhi] = std::minmax_element(y.begin(), y.end());

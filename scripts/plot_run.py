@@ -6,7 +6,8 @@ Usage: plot_run.py RUN.h5 [-o OUTDIR]   (a simulation run file or a calibration 
 Figures, when the run holds the data:
   network_traces.png   mean s, ps, pl and the postsynaptic rates x over time
   network_ltp.png      the LTP curve p(t) (mean pl at every cycle end) with a saturating-exponential fit
-  network_stp.png      STP response ps at the end of the first on phase over the synapse positions
+  network_stp.png      STP response ps at the end of the first on phase over the synapse positions (an image
+                       with one cell per synapse on grids and lines; points for a coordinate file)
   calcium_traces.png   Ca, IP3, h, glutamate and gliotransmitter, with spike and release times
   calibration_ltp.png  (calibration files) the LTP curve with every fitted model
   calibration_rf.png   retention factors RF(t, T) as curves for several T
@@ -38,6 +39,38 @@ def fit_saturating(t, p):
         if best is None or err < best[0]:
             best = (err, p_sat, tau)
     return best[1], best[2]
+
+
+def lattice(pos, values, rtol=1e-6):
+    """values on the regular lattice the synapse positions form, as (xs, ys, z) with z[iy, ix] the value at
+    (ys[iy], xs[ix]); x is the second coordinate (postsynaptic index j on a grid), y the first (presynaptic i).
+    None when the positions are not one value per point of a regular lattice (e.g. a coordinate file)."""
+    scale = max(np.abs(pos).max(), 1.0)
+    key = np.round(pos / (rtol * scale)).astype(np.int64)
+    xk, ix = np.unique(key[:, 1], return_inverse=True)
+    yk, iy = np.unique(key[:, 0], return_inverse=True)
+    if len(xk) * len(yk) != len(values):
+        return None
+    z = np.full((len(yk), len(xk)), np.nan)
+    z[iy, ix] = values
+    if np.isnan(z).any():
+        return None
+    xs, ys = xk * rtol * scale, yk * rtol * scale
+    for v in (xs, ys):
+        if len(v) > 2 and not np.allclose(np.diff(v), np.diff(v)[0], rtol=1e-3):
+            return None
+    return xs, ys, z
+
+
+def spacing(v):
+    return v[1] - v[0] if len(v) > 1 else np.inf
+
+
+def cell_edges(v, d):
+    """Edges of cells of width d centred on the regular points v."""
+    if not np.isfinite(d):
+        d = 1.0
+    return np.concatenate([v - d / 2, [v[-1] + d / 2]])
 
 
 def status_note(f):
@@ -91,13 +124,27 @@ def plot_network(f, g, out, note):
     if "stp" in g and g["stp"]["ps"].shape[0] > 0 and "positions" in g:
         ps = g["stp"]["ps"][0, :]
         pos = g["positions"][:]
-        fig, ax = plt.subplots(figsize=(5, 4))
-        sc = ax.scatter(pos[:, 1], pos[:, 0], c=ps, s=max(4, 4000 / len(ps)), cmap="viridis", marker="s")
-        fig.colorbar(sc, ax=ax, label="ps at end of first on phase (1)")
-        ax.set_xlabel("position (um)")
-        ax.set_ylabel("position (um)")
+        grid = lattice(pos, ps)
+        line = grid is not None and min(grid[2].shape) == 1
+        fig, ax = plt.subplots(figsize=(8, 2.2) if line else (5, 4))
+        if grid is not None:  # grid and line geometries: one cell per synapse, no gaps
+            xs, ys, z = grid
+            if line and len(xs) == 1:  # a line along the first coordinate: draw it across
+                xs, ys, z = ys, xs, z.T
+            sx, sy = spacing(xs), spacing(ys)  # a line has one row: its cells are square
+            im = ax.pcolormesh(cell_edges(xs, sx if np.isfinite(sx) else sy),
+                               cell_edges(ys, sy if np.isfinite(sy) else sx), z, cmap="viridis", shading="flat")
+        else:  # synapses at arbitrary coordinates (a coordinate file)
+            im = ax.scatter(pos[:, 1], pos[:, 0], c=ps, s=max(4, 4000 / len(ps)), cmap="viridis", marker="s")
+        fig.colorbar(im, ax=ax, label="ps at end of first\non phase (1)" if line else "ps at end of first on phase (1)")
+        ax.set_xlabel("position along the line (um)" if line else "position (um)")
+        if line:
+            ax.set_yticks([])
+        else:
+            ax.set_ylabel("position (um)")
         ax.set_title("STP response" + note)
-        ax.set_aspect("equal", adjustable="datalim")
+        if not line:  # a line fills the width; grid cells stay square
+            ax.set_aspect("equal", adjustable="box" if grid is not None else "datalim")
         fig.tight_layout()
         path = os.path.join(out, "network_stp.png")
         fig.savefig(path, dpi=120)
@@ -177,8 +224,10 @@ def plot_calibration(f, g, out):
             y = p[0] + ltp_model(model, fit_params(fg), tt)
         except KeyError:
             continue
-        ax.plot(tt, y, lw=2 if model == best else 1,
-                label=f"{model}: AIC {fg.attrs['aic']:.1f}, R^2 {fg.attrs['r2']:.5f}" + (" (chosen)" if model == best else ""))
+        status = attr(fg, "status") if "status" in fg.attrs else "converged"
+        ax.plot(tt, y, lw=2 if model == best else 1, ls="-" if status == "converged" else ":",
+                label=f"{model}: AIC {fg.attrs['aic']:.1f}, R^2 {fg.attrs['r2']:.5f}"
+                + (" (chosen)" if model == best else "") + ("" if status == "converged" else f" [{status}]"))
     ax.set_xlabel("cycle t")
     ax.set_ylabel("LTP p(t) (1)")
     ax.set_title("LTP curve and its fits")

@@ -1,14 +1,15 @@
 #include "sim/simulate.hpp"
 
 #include <algorithm>
-#include <optional>
+#include <utility>
+#include <vector>
 
 #include "core/h5_store.hpp"
 #include "core/log.hpp"
 #include "core/provenance.hpp"
 #include "rmaat/demo_config.hpp"
-#include "sim/calcium/calcium_model.hpp"
-#include "sim/network/network_model.hpp"
+#include "sim/models.hpp"
+#include "sim/ode_driver.hpp"
 #include "sim/recorder.hpp"
 
 namespace rmaat::sim {
@@ -17,27 +18,39 @@ const char* demo_config_text() {
     return kDemoConfigToml;
 }
 
+namespace {
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// [run] models: default the models whose tables are present, all of them when none is.
+std::vector<std::string> requested_models(const ConfigSection& root, const ConfigSection& run) {
+    std::vector<std::string> present;
+    for (const auto& m : kSimModels)
+        if (root.has(m.name)) present.push_back(m.name);
+    if (present.empty()) present = kSimModels.names();
+    const auto models = run.get_string_array("models", present, kSimModels.names());
+    if (models.empty()) throw run.error("models", "names no model");
+    for (const auto& m : kSimModels)
+        if (root.has(m.name) && !contains(models, m.name))
+            throw root.error(m.name, "table given but run.models does not include this model");
+    return models;
+}
+
+}  // namespace
+
 void simulate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path, bool show_progress,
                       bool check_only) {
     const ConfigSection root = cfg.root();
     const ConfigSection run = root.section("run");
-    std::vector<std::string> present;
-    for (const char* m : {"network", "calcium"})
-        if (root.has(m)) present.push_back(m);
-    if (present.empty()) present = {"network", "calcium"};
-    const auto models = run.get_string_array("models", present, {"network", "calcium"});
-    if (models.empty()) throw run.error("models", "names no model");
+    const auto models = requested_models(root, run);
     const auto seed = static_cast<std::uint64_t>(run.get_int("seed", 1, Range::non_negative()));
-    const bool want_network = std::count(models.begin(), models.end(), "network") > 0;
-    const bool want_calcium = std::count(models.begin(), models.end(), "calcium") > 0;
-    for (const char* m : {"network", "calcium"})
-        if (root.has(m) && std::count(models.begin(), models.end(), m) == 0)
-            throw root.error(m, "table given but run.models does not include this model");
 
-    std::optional<NetworkRunConfig> net;
-    std::optional<CalciumRunConfig> ca;
-    if (want_network) net = read_network_config(root.section("network"), config_dir);
-    if (want_calcium) ca = read_calcium_config(root.section("calcium"));
+    // Every model's table is read and checked before the first one runs (in table order).
+    std::vector<std::pair<std::string, SimRun>> runs;
+    for (const auto& m : kSimModels)
+        if (contains(models, m.name)) runs.emplace_back(m.name, m.value(root.section(m.name), config_dir));
     cfg.ignore_section("calibration");  // the next stage of `rmaat pipeline`
     cfg.check_all_used();
     if (check_only) return;
@@ -48,11 +61,11 @@ void simulate_to_file(const Config& cfg, const std::string& config_dir, const st
     top.attr("status", std::string("running"));
     file.flush();
 
-    auto run_model = [&](const std::string& name, auto&& body) {
+    for (const auto& [name, body] : runs) {
         h5::Group g = top.group("sim/" + name);
         H5Recorder rec(g, &file);
         try {
-            body(rec);
+            body(rec, show_progress);
             g.attr("status", std::string("complete"));
         } catch (const IntegrationError& e) {
             rec.flush();
@@ -62,9 +75,7 @@ void simulate_to_file(const Config& cfg, const std::string& config_dir, const st
             log::error("{} model: {}; what was recorded up to then is in {}", name, e.what(), out_path);
             throw;
         }
-    };
-    if (net) run_model("network", [&](Recorder& r) { run_network(*net, r, show_progress); });
-    if (ca) run_model("calcium", [&](Recorder& r) { run_calcium(*ca, r, show_progress); });
+    }
     top.attr("status", std::string("complete"));
     file.commit();
 }

@@ -1,9 +1,9 @@
 #pragma once
 // `rmaat simulate`: runs the models a config names and writes one run file.
 //
-// Config layout: [run] models = ["network", "calcium"] (default: the models whose tables are present,
-// both when neither is), seed; then one table per model ([network], [calcium]). Everything is read
-// and checked before any simulation starts, so a typo fails in milliseconds, not after an hour.
+// Config layout: [run] models = names of kSimModels (sim/models.hpp; default: the models whose tables
+// are present, all when none is), seed; then one table per model ([network], [calcium]). Everything is
+// read and checked before any simulation starts, so a typo fails in milliseconds, not after an hour.
 #include <string>
 
 #include "core/config.hpp"

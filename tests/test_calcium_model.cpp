@@ -179,7 +179,7 @@ TEST_CASE("long runs agree with the independent RK4 in mean Ca and releases", "[
         std::vector<size_t> in;  // reference releases inside the stats window
         for (size_t i = 0; i < whole.release_t.size(); ++i)
             if (whole.release_t[i] >= 120.0) in.push_back(i);
-        if (in.size() >= 2) {
+        if (in.size() >= 3) {  // oscillating: at least 3 releases in the window
             const size_t f = in.front(), l = in.back();
             const double span = whole.release_t[l] - whole.release_t[f];
             CHECK_THAT(s.mean_ca_uM, WithinAbs((whole.release_q[l] - whole.release_q[f]) / span, 1e-6));
@@ -236,6 +236,43 @@ TEST_CASE("whole-period mean differs from the plain window mean at 1 Hz as in th
     CHECK(std::fabs(s.mean_ca_uM - 0.1165) <= 1e-4);
     CHECK(rec.summary_value("period") == s.period_s);
     CHECK_THAT(s.period_s, WithinAbs(24.0, 0.5));
+}
+
+TEST_CASE("Ca oscillates only with at least 3 releases in the stats window (2 whole periods)", "[calcium]") {
+    // Release times at 1 Hz (period ~24 s), then windows placed between them: the window ends sit 1 s or
+    // more away from every release, far more than the window ends can shift a release time.
+    MemoryRecorder first;
+    run_calcium(run_config(1.0, 250.0), first);
+    std::vector<double> rel;
+    for (double t : first.times("releases"))
+        if (t > 100.0) rel.push_back(t);
+    REQUIRE(rel.size() >= 4);
+    auto window_with = [&](size_t n) {  // a window holding releases rel[0..n-1]
+        CalciumRunConfig c = run_config(1.0);
+        c.stats_start_s = rel[0] - 1.0;
+        c.stats_end_s = c.duration_s = 0.5 * (rel[n - 1] + rel[n]);
+        MemoryRecorder rec;
+        const CalciumSummary s = run_calcium(c, rec);
+        INFO(n << " releases in [" << c.stats_start_s << ", " << c.stats_end_s << "]");
+        REQUIRE(s.n_releases >= static_cast<long>(n));
+        return std::make_pair(c, s);
+    };
+    {  // exactly 2: one period is not enough to call it an oscillation, and the mean is the plain one
+        const auto [c, s] = window_with(2);
+        CHECK_FALSE(s.oscillating);
+        CHECK(s.mean_ca_uM == s.mean_ca_window_uM);
+        CHECK(std::isnan(s.period_s));
+        CHECK(s.window_start_s == c.stats_start_s);
+        CHECK(s.window_end_s == c.stats_end_s);
+    }
+    {  // exactly 3: two whole periods, the mean runs from the first release to the last
+        const auto [c, s] = window_with(3);
+        CHECK(s.oscillating);
+        CHECK_THAT(s.window_start_s, WithinAbs(rel[0], 1e-6));
+        CHECK_THAT(s.window_end_s, WithinAbs(rel[2], 1e-6));
+        CHECK_THAT(s.period_s, WithinAbs(0.5 * (rel[2] - rel[0]), 1e-6));
+        CHECK(s.mean_ca_uM != s.mean_ca_window_uM);
+    }
 }
 
 TEST_CASE("without input the state stays finite and settles at a fixed point", "[calcium]") {

@@ -1,14 +1,24 @@
 // Calibration end to end: simulate -> fit -> /calibration, recompute from the stored traces,
 // calibrate from run files, the reader API with its fall-back, and bad input.
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <memory>
+
+#include <fmt/format.h>
 
 #include "calibration/calibration.hpp"
 #include "calibration/calibration_reader.hpp"
 #include "core/h5_store.hpp"
+#include "core/sha256.hpp"
 #include "macro_model/retention.hpp"
+#include "sim/models.hpp"
 #include "sim/simulate.hpp"
 #include "tests/catch.hpp"
 
@@ -33,6 +43,78 @@ cycles = 32
 
 std::vector<double> read1(const h5::Group& g, const std::string& name) {
     return g.read(name).data;
+}
+
+struct CliResult {
+    int code;
+    std::string output;  // stdout and stderr
+};
+
+CliResult run_shell(const std::string& command) {
+    const std::string cmd = command + " 2>&1";
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+    std::string out;
+    std::array<char, 4096> buf{};
+    while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
+    const int status = pclose(pipe.release());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// Runs the built rmaat CLI (as tests/test_cli.cpp does).
+CliResult run_cli(const std::string& args) {
+    return run_shell(std::string(RMAAT_CLI) + " " + args);
+}
+
+std::string write_text(const std::string& path, const std::string& text) {
+    std::ofstream(path) << text;
+    return path;
+}
+
+// A short calcium run file (statistics over [10, 40] s unless told otherwise) at `rate` Hz (0: rest).
+std::string calcium_run(const std::string& name, int rate, const std::string& extra = "", double duration = 40.0,
+                        double window_start = 10.0) {
+    const std::string path = dir + "/" + name + ".h5";
+    const std::string toml = fmt::format(
+        "[calcium]\nduration_s = {:.1f}\nstats_window_s = [{:.1f}, 40.0]\n{}[calcium.input]\nspikes = \"{}\"\n"
+        "rate_hz = {}.0\n",
+        duration, window_start, extra, rate == 0 ? "none" : "regular", rate);
+    sim::simulate_to_file(Config::from_string(toml, name + ".toml"), "", path, false);
+    return path;
+}
+
+// Collects what is written to stderr (the log) while it lives.
+class StderrCapture {
+public:
+    StderrCapture() : path_(dir + "/stderr_capture.txt") {
+        std::fflush(stderr);
+        saved_ = dup(2);
+        FILE* f = std::fopen(path_.c_str(), "w");
+        dup2(fileno(f), 2);
+        std::fclose(f);
+    }
+    ~StderrCapture() { restore(); }
+    std::string text() {
+        restore();
+        std::ifstream in(path_);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    }
+
+private:
+    void restore() {
+        if (saved_ < 0) return;
+        std::fflush(stderr);
+        dup2(saved_, 2);
+        close(saved_);
+        saved_ = -1;
+    }
+    std::string path_;
+    int saved_ = -1;
+};
+
+std::string toml_list(const std::vector<std::string>& paths) {
+    std::string s;
+    for (const auto& p : paths) s += (s.empty() ? "\"" : ", \"") + p + "\"";
+    return "[" + s + "]";
 }
 
 }  // namespace
@@ -110,6 +192,65 @@ TEST_CASE("calibrate end to end; the stored table, scale and alpha match a recom
     CHECK(g.attr_string("alpha_source") == "fit");
     CHECK_THAT(g.attr_string("summary"), ContainsSubstring("alpha"));
 
+    // Self-describing (docs/design.md section 4): the RF table's axes, a unit on every fitted parameter ...
+    for (const auto& [key, text] : std::vector<std::pair<std::string, std::string>>{
+             {"row_index", "T - 1"}, {"column_index", "t - 1"}, {"valid", "t <= T"}, {"rows", "sums to 1"}})
+        CHECK_THAT(g.dataset_attr_string("rf", key), ContainsSubstring(text));
+    for (int T = 1; T <= 32; ++T) {
+        double sum = 0;
+        for (int t = 1; t <= 32; ++t) sum += stored.data[(T - 1) * 32 + (t - 1)];
+        CHECK_THAT(sum, WithinAbs(1.0, 1e-12));
+        if (T < 32) CHECK(stored.data[(T - 1) * 32 + T] == 0.0);  // t = T + 1 is beyond the row
+    }
+    for (const char* fit : {"ltp/fits/exp1", "ltp/fits/exp2", "ltp/fits/hill", "spatial/fit", "calcium/fit"}) {
+        const h5::Group fg = g.open_group(fit);
+        const h5::Group params = fg.open_group("parameters");
+        std::string names = fg.attr_string("names") + ",";
+        for (size_t at = 0, comma; (comma = names.find(',', at)) != std::string::npos; at = comma + 1) {
+            const std::string name = names.substr(at, comma - at);
+            INFO(fit << " " << name);
+            CHECK_FALSE(params.units(name).empty());
+            CHECK_THAT(params.dataset_attr_string(name, "fixed"), ContainsSubstring(name == "c0" ? "yes" : "no"));
+            CHECK(std::isfinite(params.read(name).data.at(0)));
+        }
+    }
+    CHECK(g.open_group("ltp/fits/exp1/parameters").units("tau") == "cycles");
+    CHECK(g.open_group("ltp/fits/exp1/parameters").units("p_sat") == "1");
+    CHECK(g.open_group("spatial/fit/parameters").units("lambda") == "dx");
+    CHECK(g.open_group("calcium/fit/parameters").units("a") == "uM Hz^-alpha");
+    CHECK(g.open_group("calcium/fit/parameters").units("c0") == "uM");
+    CHECK(g.open_group("ltp/fits/exp1").units("params") == "1,cycles");  // in the order of `names`
+    const CliResult dump = run_shell("h5dump -A " + out);
+    CHECK(dump.code == 0);
+    CHECK_THAT(dump.output, !ContainsSubstring("see names"));
+    // ... and the simulations it ran, each with its config and seed: the stored config reruns it exactly.
+    const h5::Group in = g.open_group("inputs");
+    for (const char* name :
+         {"ltp", "spatial", "calcium_0Hz", "calcium_1Hz", "calcium_2Hz", "calcium_5Hz", "calcium_10Hz"}) {
+        INFO(name);
+        const h5::Group one = in.open_group(name);
+        CHECK(one.attr_string("source") == "simulated");
+        CHECK(one.attr_double("seed") == 1.0);
+        CHECK_FALSE(one.has_attr("sha256"));
+    }
+    CHECK_THAT(in.open_group("ltp").attr_string("config"), ContainsSubstring("[network]"));
+    CHECK_THAT(in.open_group("calcium_0Hz").attr_string("config"), ContainsSubstring("spikes = 'none'"));
+    auto rerun = [&](const std::string& name) {
+        const std::string path = dir + "/calib_rerun_" + name + ".h5";
+        sim::simulate_to_file(Config::from_string(in.open_group(name).attr_string("config"), name + ".toml"), "", path,
+                              false);
+        return path;
+    };
+    {
+        h5::File f0 = h5::File::open_read(rerun("calcium_0Hz")), f5 = h5::File::open_read(rerun("calcium_5Hz"));
+        CHECK(read1(f0.root().open_group("sim/calcium/summary"), "mean_ca") ==
+              read1(g.open_group("sims/calcium_0Hz/summary"), "mean_ca"));
+        CHECK(read1(f5.root().open_group("sim/calcium/summary"), "mean_ca") ==
+              read1(g.open_group("sims/calcium_5Hz/summary"), "mean_ca"));
+        h5::File fl = h5::File::open_read(rerun("ltp"));
+        CHECK(read1(fl.root().open_group("sim/network/ltp"), "pl_mean") == p);
+    }
+
     // The reader API gives the same numbers.
     const auto mp = calib::read_calibration(out, 16);
     CHECK(mp.calibrated);
@@ -144,9 +285,24 @@ TEST_CASE("calibrating from run files gives what simulating gives", "[calibratio
     CHECK((from_runs.rf - simulated.rf).cwiseAbs().maxCoeff() < 1e-12);
     CHECK_THAT(from_runs.scale, WithinRel(simulated.scale, 1e-12));
     CHECK_THAT(from_runs.alpha, WithinRel(simulated.alpha, 1e-12));
+    // Every input file is recorded with its path, SHA-256, config and provenance.
     h5::File f = h5::File::open_read(dir + "/calib_runs.h5");
-    CHECK_THAT(f.root().open_group("calibration/inputs").attr_string("ltp"),
-               ContainsSubstring("cal_ltp.h5; git_commit"));
+    const h5::Group in = f.root().open_group("calibration/inputs");
+    std::vector<std::pair<std::string, std::string>> inputs = {{"ltp", dir + "/cal_ltp.h5"},
+                                                               {"spatial", dir + "/cal_spatial.h5"}};
+    for (const auto& r : rates) inputs.emplace_back("calcium_" + r + "Hz", dir + "/cal_ca" + r + ".h5");
+    for (const auto& [name, path] : inputs) {
+        INFO(name);
+        const h5::Group one = in.open_group(name);
+        CHECK(one.attr_string("source") == "file");
+        CHECK(one.attr_string("path") == path);
+        CHECK(one.attr_string("sha256") == sha256_file(path));
+        h5::File run = h5::File::open_read(path);
+        CHECK(one.attr_string("config") == run.root().attr_string("config"));
+        CHECK(one.attr_double("seed") == run.root().attr_double("seed"));
+        CHECK(one.attr_string("git_commit") == run.root().attr_string("git_commit"));
+        CHECK(one.attr_string("created_utc") == run.root().attr_string("created_utc"));
+    }
 }
 
 TEST_CASE("bad calibration input: clear errors, no calibration file left behind", "[calibration][errors]") {
@@ -196,4 +352,210 @@ TEST_CASE("reading a calibration: not a calibration, or a table too short", "[ca
                              "", out, false);
     CHECK_NOTHROW(calib::read_calibration(out, 8));
     CHECK_THROWS_WITH(calib::read_calibration(out, 16), ContainsSubstring("covers T <= 8 segments, but 16 are needed"));
+}
+
+TEST_CASE("SHA-256 gives the FIPS 180-2 digests", "[calibration][core]") {
+    CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK(sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    CHECK(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==  // the 448-bit message
+          "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    const std::string million(1000000, 'a');
+    CHECK(sha256_hex(million) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    // Fed in uneven pieces (partial blocks, block boundaries, the 55/56/64-byte padding edges) and from a file.
+    Sha256 h;
+    for (size_t at = 0, n = 1; at < million.size(); at += n, n = n % 131 + 1)
+        h.update(million.data() + at, std::min(n, million.size() - at));
+    CHECK(h.hex_digest() == sha256_hex(million));
+    for (size_t len : {55, 56, 63, 64, 65}) {
+        const std::string s(len, 'x');
+        Sha256 a;
+        a.update(s.substr(0, 1));
+        a.update(s.substr(1));
+        CHECK(a.hex_digest() == sha256_hex(s));
+    }
+    const std::string path = dir + "/sha_million.txt";
+    {
+        std::FILE* f = std::fopen(path.c_str(), "wb");
+        REQUIRE(f);
+        std::fwrite(million.data(), 1, million.size(), f);
+        std::fclose(f);
+    }
+    CHECK(sha256_file(path) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    CHECK_THROWS_WITH(sha256_file(dir + "/no-such-file"), ContainsSubstring("no-such-file: cannot open"));
+}
+
+TEST_CASE("sim models come from one table: parsing, config validation, help and running", "[calibration][sim]") {
+    CHECK(sim::kSimModels.names() == std::vector<std::string>{"network", "calcium"});
+    CHECK_THAT(sim::kSimModels.help(), ContainsSubstring("network  tripartite plasticity network") &&
+                                           ContainsSubstring("calcium  biophysical tripartite synapse"));
+    CHECK_THROWS_AS(sim::kSimModels.parse("frog"), InputError);
+    CHECK_THROWS_WITH(sim::kSimModels.parse("frog"), "unknown sim model \"frog\" (known: network, calcium)");
+    auto check = [](const std::string& toml) {
+        sim::simulate_to_file(Config::from_string(toml, "m.toml"), "", "", false, true);
+    };
+    CHECK_THROWS_WITH(
+        check("[run]\nmodels = [\"frog\"]\n"),
+        ContainsSubstring("run.models: unknown value \"frog\": expected one of \"network\", \"calcium\""));
+    CHECK_THROWS_WITH(check("[run]\nmodels = [\"network\"]\n[calcium]\nduration_s = 1.0\n"),
+                      ContainsSubstring("calcium: table given but run.models does not include this model"));
+    CHECK_NOTHROW(check("[calcium]\nduration_s = 1.0\n"));
+    // A row's reader checks its table and returns the run, ready to go.
+    const Config cfg = Config::from_string("[calcium]\nduration_s = 2.0\n", "c.toml");
+    const sim::SimRun run = sim::kSimModels.parse("calcium")(cfg.root().section("calcium"), "");
+    sim::MemoryRecorder rec;
+    run(rec, false);
+    CHECK(rec.times("trace").back() == Approx(2.0));
+    const Config bad = Config::from_string("[network]\ncycles = -1\n", "n.toml");
+    CHECK_THROWS_AS(sim::kSimModels.parse("network")(bad.root().section("network"), ""), ConfigError);
+}
+
+TEST_CASE("calcium runs that differ in anything but the input rate, or repeat a rate, are refused",
+          "[calibration][errors]") {
+    const std::vector<std::string> sweep = {calcium_run("cons_ca0", 0), calcium_run("cons_ca1", 1),
+                                            calcium_run("cons_ca2", 2), calcium_run("cons_ca5", 5)};
+    const std::string out = dir + "/calib_cons.h5";
+    auto calibrate_with = [&](const std::string& extra_run) {
+        std::vector<std::string> runs = sweep;
+        runs.push_back(extra_run);
+        std::remove(out.c_str());
+        const std::string toml = std::string(kQuick) + "[calibration.inputs]\ncalcium_runs = " + toml_list(runs) + "\n";
+        calib::calibrate_to_file(Config::from_string(toml, "cons.toml"), "", out, false);
+    };
+    auto refused = [&](const std::string& extra_run, const std::vector<std::string>& message) {
+        INFO(extra_run);
+        try {
+            calibrate_with(extra_run);
+            FAIL("expected the inputs to be refused");
+        } catch (const InputError& e) {  // bad input: exit 2
+            INFO(e.what());
+            for (const auto& m : message) CHECK_THAT(std::string(e.what()), ContainsSubstring(m));
+        }
+        CHECK_FALSE(exists(out));
+    };
+    refused(calcium_run("cons_param", 3, "[calcium.params]\nO_P = 0.8\n"),
+            {"cons_param.h5: calcium.params.O_P = 0.8", "cons_ca0.h5", "0.9", "only in the input rate"});
+    refused(calcium_run("cons_duration", 3, "", 45.0), {"cons_duration.h5: calcium.duration_s = 45", "40"});
+    refused(calcium_run("cons_window", 3, "", 40.0, 12.0),
+            {"cons_window.h5: calcium.stats_window_s = [12, 40]", "[10, 40]"});
+    refused(calcium_run("cons_integrator", 3, "[calcium.integrator]\nrel_tol = 1e-8\n"),
+            {"cons_integrator.h5: calcium.integrator.rel_tol"});
+    refused(calcium_run("cons_repeat", 2), {"cons_ca2.h5", "cons_repeat.h5", "2 Hz"});
+    refused(calcium_run("cons_rest", 0), {"cons_ca0.h5", "cons_rest.h5", "0 Hz"});
+
+    // The command line says the same and exits 2 (bad input), without writing the calibration file.
+    const std::string cfg = write_text(
+        dir + "/cons_cli.toml", std::string(kQuick) + "[calibration.inputs]\ncalcium_runs = " +
+                                    toml_list({sweep[0], sweep[1], sweep[2], sweep[3], dir + "/cons_param.h5"}) + "\n");
+    const CliResult r = run_cli("calibrate " + cfg + " -o " + out + " --force --no-progress");
+    INFO(r.output);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, ContainsSubstring("cons_param.h5: calcium.params.O_P = 0.8"));
+    CHECK_FALSE(exists(out));
+
+    // The recording grid is no model setting: runs that differ only there are accepted.
+    CHECK_NOTHROW(calibrate_with(calcium_run("cons_grid", 3, "record_dt_s = 0.05\n")));
+    CHECK(exists(out));
+}
+
+TEST_CASE("fit quality: warnings for poor R^2 and standard errors above the value", "[calibration]") {
+    macro::FitResult f;
+    f.model = "power";
+    f.names = {"c0", "a", "alpha"};
+    f.fixed = {true, false, false};
+    f.params = Eigen::Vector3d(0.03, 0.1, 0.5);
+    f.std_errors = Eigen::Vector3d(0.0, 0.02, 0.1);
+    f.converged = true;
+    f.r2 = 0.95;
+    CHECK(calib::fit_warnings(f, "calcium power-law").empty());
+    f.r2 = calib::kPoorR2 - 0.01;
+    f.std_errors(2) = 0.6;  // larger than alpha = 0.5
+    const auto w = calib::fit_warnings(f, "calcium power-law");
+    REQUIRE(w.size() == 2);
+    CHECK_THAT(w[0], ContainsSubstring("calcium power-law fit (power): alpha = 0.5 +- 0.6"));
+    CHECK_THAT(w[1], ContainsSubstring("R^2 = 0.89 < 0.9"));
+    f.r2 = 0.95;
+    f.std_errors(1) = NAN;
+    f.degenerate = true;
+    CHECK_THAT(calib::fit_warnings(f, "calcium power-law").at(0), ContainsSubstring("degenerate"));
+
+    // End to end: a calcium response that a power law describes poorly; an exactly exponential LTP curve,
+    // on which exp2 is degenerate.
+    calib::CalibrationConfig cfg;
+    cfg.T_max = 16;
+    calib::Measurements m;
+    for (int t = 0; t <= 16; ++t) m.ltp.push_back(0.1 + 0.75 * (1 - std::exp(-t / 19.5)));
+    for (int d = 1; d <= 16; ++d) {
+        m.distance_dx.push_back(d);
+        m.response.push_back(0.8 * std::exp(-d / 2.5));
+    }
+    m.rates_hz = {1, 2, 3, 5, 7};
+    m.mean_ca_uM = {0.30, 0.08, 0.35, 0.10, 0.33};
+    m.ca_rest_uM = 0.03;
+    StderrCapture log;
+    const calib::Calibration c = calib::fit_calibration(cfg, m);
+    const std::string logged = log.text();
+    INFO(logged);
+    REQUIRE_FALSE(c.warnings.empty());
+    const std::string summary = calib::summary_text(c);
+    INFO(summary);
+    for (const auto& warning : c.warnings) {
+        CHECK_THAT(logged, ContainsSubstring("warning: calibration: " + warning));
+        CHECK_THAT(summary, ContainsSubstring("warning: " + warning));
+    }
+    CHECK_THAT(summary, ContainsSubstring("calcium power-law fit (power): R^2 = "));
+    CHECK(c.power_fit.r2 < calib::kPoorR2);
+
+    // The degenerate exp2 fit is marked as such, not as converged, in the summary and the file.
+    REQUIRE(c.ltp_fits.fits.at(1).model == "exp2");
+    REQUIRE(c.ltp_fits.fits.at(1).degenerate);
+    CHECK_THAT(summary, ContainsSubstring("degenerate"));
+    const std::string out = dir + "/calib_warn.h5";
+    {
+        h5::File created = h5::File::create(out);
+        calib::write_calibration(created.root(), c);
+        created.commit();
+    }
+    h5::File file = h5::File::open_read(out);
+    const h5::Group g = file.root().open_group("calibration");
+    CHECK(g.open_group("ltp/fits/exp2").attr_string("status") == "degenerate");
+    CHECK(g.open_group("ltp/fits/exp2").attr_double("converged") == 0.0);
+    CHECK(g.open_group("ltp/fits/exp1").attr_string("status") == "converged");
+    CHECK(g.open_group("ltp/fits/exp1").attr_double("converged") == 1.0);
+    CHECK_THAT(g.attr_string("warnings"), ContainsSubstring(c.warnings.front()));
+}
+
+TEST_CASE("plot_run.py draws the STP map of a grid as an image, without gaps between synapses", "[calibration]") {
+    const std::string run = dir + "/plot_grid.h5", out = dir + "/plot_grid_plots";
+    sim::simulate_to_file(Config::from_string("[network]\nn_pre = 5\nn_post = 4\ncycles = 1\n", "g.toml"), "", run,
+                          false);
+    // Records what each saved figure's axes hold: an image is one QuadMesh (pcolormesh) or AxesImage (imshow),
+    // the old map was a scatter of squares (a PathCollection) with white gaps between them.
+    const std::string py = R"PY(
+import sys
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.figure as mf
+import numpy as np
+seen = {}
+save = mf.Figure.savefig
+def record(fig, path, *a, **k):
+    ax = fig.axes[0]
+    seen[str(path).split("/")[-1]] = [type(c).__name__ for c in ax.collections] + [type(i).__name__ for i in ax.images]
+    if ax.collections and type(ax.collections[0]).__name__ == "QuadMesh":
+        seen["cells"] = np.asarray(ax.collections[0].get_array()).size
+    return save(fig, path, *a, **k)
+mf.Figure.savefig = record
+sys.path.insert(0, sys.argv[3])
+import plot_run
+plot_run.main([sys.argv[1], "-o", sys.argv[2]])
+print("stp:", seen["network_stp.png"], "cells:", seen.get("cells"))
+)PY";
+    write_text(dir + "/plot_check.py", py);
+    const CliResult r = run_shell("/usr/bin/python3 " + dir + "/plot_check.py " + run + " " + out + " " +
+                                  RMAAT_SOURCE_DIR + "/scripts");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, ContainsSubstring("stp: ['QuadMesh']") || ContainsSubstring("stp: ['AxesImage']"));
+    CHECK_THAT(r.output, ContainsSubstring("cells: 20"));  // one cell per synapse
+    CHECK(exists(out + "/network_stp.png"));
 }

@@ -322,3 +322,60 @@ TEST_CASE("SPEC reference: alpha from the steady calcium means with c0 = Ca_rest
     CHECK_THAT(r7.r2, WithinAbs(0.925, 0.005));
     CHECK_THAT(r7.eval(0.0), WithinAbs(0.0298, 1e-15));
 }
+
+TEST_CASE("LTP models, curve models and robust losses come from one table each", "[macro]") {
+    CHECK(kLtpModels.names() == std::vector<std::string>{"exp1", "exp2", "hill"});
+    CHECK(kLosses.names() == std::vector<std::string>{"none", "huber", "cauchy", "soft_l1"});
+    CHECK_THAT(kLtpModels.help(), ContainsSubstring("exp2  a1 * (1 - exp(-t / tau1))"));
+    auto p = ltp_curve(exp1(0.75, 19.5), 32, 0.001, 4);
+    // A fit reports its table row's name and formula.
+    for (const auto& row : kLtpModels) {
+        const FitResult f = fit_ltp(row.name, p);
+        CHECK(f.model == row.name);
+        CHECK(f.formula == row.help);
+        CHECK(f.names == model_names(row.name));
+    }
+    // Unknown names: bad input (InputError, exit 2), the error lists the known ones, before any fitting.
+    CHECK_THROWS_AS(fit_ltp("gompertz", p), rmaat::InputError);
+    CHECK_THROWS_WITH(fit_ltp("gompertz", p), "unknown LTP model \"gompertz\" (known: exp1, exp2, hill)");
+    CHECK_THROWS_WITH(fit_ltp_models(p, {"exp1", "gompertz"}), ContainsSubstring("unknown LTP model \"gompertz\""));
+    CHECK_THROWS_WITH(fit_ltp("decay", p), ContainsSubstring("unknown LTP model \"decay\""));  // a curve model, not LTP
+    CHECK_THROWS_WITH(model_names("sigmoid"), ContainsSubstring("unknown curve model \"sigmoid\" (known: exp1, exp2"));
+    FitOptions tukey;
+    tukey.loss = "tukey";
+    CHECK_THROWS_AS(fit_ltp("exp1", p, tukey), rmaat::InputError);
+    CHECK_THROWS_WITH(fit_ltp("exp1", p, tukey), "unknown robust loss \"tukey\" (known: none, huber, cauchy, soft_l1)");
+    // Parameter units follow from the model and the units of x and y.
+    CHECK(model_units("exp2", "cycles", "1") == std::vector<std::string>{"1", "cycles", "1", "cycles"});
+    CHECK(model_units("hill", "cycles", "1") == std::vector<std::string>{"1", "1", "cycles"});
+    CHECK(model_units("decay", "dx", "1") == std::vector<std::string>{"1", "dx"});
+    CHECK(model_units("power", "Hz", "uM") == std::vector<std::string>{"uM", "uM Hz^-alpha", "1"});
+}
+
+TEST_CASE("a fit whose covariance is not estimable is degenerate, not converged, and is chosen last", "[macro]") {
+    // exp2 on single-exponential data: one of its terms is not identifiable.
+    auto p = ltp_curve(exp1(0.75, 19.5), 32, 0.0, 1);
+    const FitResult e2 = fit_ltp("exp2", p);
+    CAPTURE(e2.params.transpose(), e2.std_errors.transpose(), e2.message);
+    REQUIRE(e2.converged);  // the solver met its tolerances ...
+    CHECK(e2.degenerate);   // ... but the parameters are not identified
+    CHECK(std::string(e2.status()) == "degenerate");
+    CHECK_FALSE(e2.usable());
+    const FitResult e1 = fit_ltp("exp1", p);
+    CHECK(std::string(e1.status()) == "converged");
+    CHECK(e1.usable());
+    // exp2 has a lower AIC than hill here, but a degenerate fit is not chosen while a usable one exists ...
+    const LtpSelection sel = fit_ltp_models(p, {"exp2", "hill"});
+    REQUIRE(sel.fits[0].degenerate);
+    REQUIRE(sel.fits[0].aic < sel.fits[1].aic);
+    CHECK(sel.best_fit().model == "hill");
+    // ... and is chosen (still marked degenerate) only when nothing else converged.
+    const LtpSelection only = fit_ltp_models(p, {"exp2"});
+    CHECK(only.best_fit().degenerate);
+    // The other states.
+    FitOptions one;
+    one.max_iterations = 1;
+    CHECK(std::string(fit_ltp("exp2", ltp_curve(exp2(0.3, 2.0, 0.5, 40.0), 100, 0.001, 2), one).status()) ==
+          "not converged");
+    CHECK(std::string(fit_ltp_models({0.0, 0.4, 0.6, 0.7}).fits[1].status()) == "failed");  // exp2: too few points
+}

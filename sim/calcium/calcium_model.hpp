@@ -107,7 +107,7 @@ struct CalciumSummary {
     double mean_ca_uM;         // steady mean Ca: over whole oscillation periods if Ca oscillates
     double window_start_s;     // interval mean_ca_uM averages over: first and last release in the
     double window_end_s;       // stats window when Ca oscillates, else the stats window itself
-    bool oscillating;          // >= 2 releases (upward crossings of C_Theta) inside the stats window
+    bool oscillating;          // >= 3 releases (upward crossings of C_Theta) inside the stats window
     double period_s;           // mean interval between those releases; NaN if not oscillating
     long n_spikes;             // presynaptic spikes in the whole run
     long n_releases;           // gliotransmitter releases in the whole run
