@@ -1,5 +1,5 @@
 #pragma once
-// Position-decay fit (SPEC section 4.2): STP response against distance to the focal synapse,
+// Position-decay fit (docs/design.md section 4.2): STP response against distance to the focal synapse,
 // y(d) = A exp(-d / lambda), A and lambda positive and solved in log space. Model "decay", names {"A", "lambda"}.
 
 #include "macro_model/fit.hpp"

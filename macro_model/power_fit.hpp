@@ -1,5 +1,5 @@
 #pragma once
-// Calcium exponent fit (SPEC section 4.3): y(f) = c0 + a f^alpha, a > 0 (solved in log space), alpha in
+// Calcium exponent fit (docs/design.md section 4.3): y(f) = c0 + a f^alpha, a > 0 (solved in log space), alpha in
 // [1e-3, 10] (so y(0) = c0). Model "power".
 //
 // The result always has names {"c0", "a", "alpha"}. When c0 is given (Ca_rest measured at f = 0) it is held

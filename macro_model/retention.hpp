@@ -1,5 +1,5 @@
 #pragma once
-// Retention factors (SPEC section 4.1): RF(t, T) = dp_t / sum_{i=1..T} dp_i with dp_t = p(t) - p(t-1).
+// Retention factors (docs/design.md section 4.1): RF(t, T) = dp_t / sum_{i=1..T} dp_i with dp_t = p(t) - p(t-1).
 // Tables are [T_max x T_max]: entry (T-1, t-1) holds RF(t, T) for 1 <= t <= T <= T_max; entries with t > T
 // are 0, and every row sums to 1.
 

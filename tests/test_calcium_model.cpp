@@ -1,5 +1,5 @@
-// Tests of the tripartite-synapse calcium model (SPEC 3.2): an independent fixed-step RK4
-// implementation of the same equations, the SPEC's steady mean Ca values, invariants and bad input.
+// Tests of the tripartite-synapse calcium model (docs/design.md section 3.2): an independent fixed-step RK4
+// implementation of the same equations, the design's steady mean Ca values, invariants and bad input.
 #include "tests/catch.hpp"
 
 #include <array>
@@ -188,11 +188,11 @@ TEST_CASE("long runs agree with the independent RK4 in mean Ca and releases", "[
     }
 }
 
-TEST_CASE("steady mean Ca matches the SPEC reference values within 1e-4 uM", "[calcium]") {
+TEST_CASE("steady mean Ca matches the reference values within 1e-4 uM", "[calcium]") {
     struct Row {
         double rate, mean, period;  // period 0: not oscillating
     };
-    // SPEC 3.2: reference means; periods 24, 12 and 9.7 s (given to two digits).
+    // docs/design.md section 3.2: reference means; periods 24, 12 and 9.7 s (given to two digits).
     const Row rows[] = {{0.0, 0.0298, 0},   {0.5, 0.0488, 0},  {1.0, 0.1165, 24.0}, {2.0, 0.2016, 12.0},
                         {5.0, 0.3230, 9.7}, {10.0, 0.5968, 0}, {20.0, 0.6041, 0}};
     for (const Row& r : rows) {
@@ -217,7 +217,7 @@ TEST_CASE("steady mean Ca matches the SPEC reference values within 1e-4 uM", "[c
 }
 
 TEST_CASE("regimes: quiet, oscillating, high fixed point", "[calcium]") {
-    // SPEC 3.2: quiet below ~0.65 Hz, oscillating ~0.8 to 7.7 Hz, high fixed point above ~9.5 Hz.
+    // docs/design.md section 3.2: quiet below ~0.65 Hz, oscillating ~0.8 to 7.7 Hz, high fixed point above ~9.5 Hz.
     for (double rate : {0.65, 0.8, 7.7, 9.5}) {
         INFO("rate " << rate << " Hz");
         MemoryRecorder rec;
@@ -229,7 +229,7 @@ TEST_CASE("regimes: quiet, oscillating, high fixed point", "[calcium]") {
     }
 }
 
-TEST_CASE("whole-period mean differs from the plain window mean at 1 Hz as in the SPEC", "[calcium]") {
+TEST_CASE("whole-period mean differs from the plain window mean at 1 Hz as in the design", "[calcium]") {
     MemoryRecorder rec;
     const CalciumSummary s = run_calcium(run_config(1.0), rec);
     CHECK(std::fabs(s.mean_ca_window_uM - 0.1108) <= 1e-4);

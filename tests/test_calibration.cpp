@@ -125,7 +125,7 @@ TEST_CASE("fall-back macro parameters are the documented ones", "[calibration]")
     CHECK(p.scale == 0.1);
     CHECK_FALSE(p.calibrated);
     for (int T = 1; T <= 64; ++T) CHECK_THAT(p.rf.row(T - 1).sum(), WithinAbs(1.0, 1e-12));
-    // SPEC 3.1 quotes RF(1..3, T = 16) = 0.088, 0.085, 0.081 for tau_L = 19.5 cycles; the closed form
+    // docs/design.md section 3.1 quotes RF(1..3, T = 16) = 0.088, 0.085, 0.081 for tau_L = 19.5 cycles; the closed form
     // r^(t-1) (1 - r) / (1 - r^T) gives 0.0893 for t = 1 (0.088 would need tau_L = 20.4).
     CHECK_THAT(p.retention(1, 16), WithinAbs(0.0893, 5e-4));
     CHECK_THAT(p.retention(2, 16), WithinAbs(0.085, 5e-4));
@@ -144,7 +144,7 @@ TEST_CASE("calibrate end to end; the stored table, scale and alpha match a recom
     REQUIRE(exists(out));
     CHECK(exists(dir + "/calib_e2e.summary.txt"));
 
-    // The default network: exp1 with tau_L close to 19.5 cycles (SPEC 3.1) fits best or close to it.
+    // The default network: exp1 with tau_L close to 19.5 cycles (docs/design.md section 3.1) fits best or close to it.
     const auto& exp1 = c.ltp_fits.fits.at(0);
     REQUIRE(exp1.model == "exp1");
     CHECK_THAT(exp1.param("tau"), WithinAbs(19.5, 1.0));
@@ -185,7 +185,7 @@ TEST_CASE("calibrate end to end; the stored table, scale and alpha match a recom
             ca.push_back(m);
         }
     }
-    // Reference steady means (SPEC 3.2): rest 0.0298 uM, 10 Hz 0.5968 uM.
+    // Reference steady means (docs/design.md section 3.2): rest 0.0298 uM, 10 Hz 0.5968 uM.
     CHECK_THAT(rest, WithinAbs(0.0298, 1e-4));
     const auto power = macro::fit_power(rates, ca, rest);
     CHECK_THAT(read1(g, "alpha")[0], WithinRel(power.param("alpha"), 1e-8));

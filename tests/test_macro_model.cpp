@@ -1,5 +1,5 @@
-// Macro-model fits (SPEC section 4): LTP curve models and AIC selection, retention-factor tables, position
-// decay, calcium exponent. Synthetic data with known parameters and seeded noise; the SPEC reference values.
+// Macro-model fits (docs/design.md section 4): LTP curve models and AIC selection, retention-factor tables, position
+// decay, calcium exponent. Synthetic data with known parameters and seeded noise; the reference values.
 #include <cmath>
 #include <functional>
 #include <random>
@@ -117,11 +117,11 @@ TEST_CASE("RF table from an exp1 curve equals the closed form and rows sum to 1 
     }
 }
 
-TEST_CASE("SPEC reference: exp1 with tau_L = 19.5 gives p(64) at 96% and RF(1..3 of 16) near 0.089 0.085 0.081",
+TEST_CASE("reference: exp1 with tau_L = 19.5 gives p(64) at 96% and RF(1..3 of 16) near 0.089 0.085 0.081",
           "[macro]") {
     const double tau = 19.5, p_sat = 0.727 / (1 - std::exp(-64 / tau));
     CHECK_THAT(0.727 / p_sat, WithinAbs(0.96, 0.005));
-    // The SPEC rounds RF(1, 16) to 0.088; the closed form at tau = 19.5 is 0.0893 (0.088 would need tau ~ 20.5).
+    // The design rounds RF(1, 16) to 0.088; the closed form at tau = 19.5 is 0.0893 (0.088 would need tau ~ 20.5).
     CHECK_THAT(rf_single_exponential(1, 16, tau), WithinAbs(0.0893, 5e-4));
     CHECK_THAT(rf_single_exponential(2, 16, tau), WithinAbs(0.085, 5e-4));
     CHECK_THAT(rf_single_exponential(3, 16, tau), WithinAbs(0.081, 5e-4));
@@ -297,8 +297,8 @@ TEST_CASE("Bad decay and power and increment input is rejected", "[macro]") {
     CHECK_THROWS_AS(f.param("tau"), std::out_of_range);
 }
 
-TEST_CASE("SPEC reference: alpha from the steady calcium means with c0 = Ca_rest fixed", "[macro]") {
-    // Steady mean Ca (uM) at rest, 0.5, 1, 2, 5, 10, 20 Hz (SPEC 3.2). SPEC 4.3 quotes alpha = 0.55 +- 0.12,
+TEST_CASE("reference: alpha from the steady calcium means with c0 = Ca_rest fixed", "[macro]") {
+    // Steady mean Ca (uM) at rest, 0.5, 1, 2, 5, 10, 20 Hz (docs/design.md section 3.2). docs/design.md section 4.3 quotes alpha = 0.55 +- 0.12,
     // R^2 0.91 for an independent fit over 0.5..20 Hz (6 points). Including the rest point (7 points) leaves
     // alpha unchanged (its residual is 0), narrows the SE through the extra degree of freedom (n - k = 5 vs 4)
     // and raises R^2 (the rest point adds to the total sum of squares).

@@ -1,5 +1,5 @@
 #pragma once
-// Biophysical tripartite synapse, the "calcium" model of SPEC 3.2.
+// Biophysical tripartite synapse, the "calcium" model of docs/design.md section 3.2.
 //
 // One synapse with Tsodyks-Markram STP and cleft glutamate, one astrocyte with the G-ChI IP3/Ca2+
 // model (Li-Rinzel IP3R kinetics, J_ex exchange term with I_bias = 0) and gliotransmitter release
@@ -115,7 +115,7 @@ struct CalciumSummary {
     double amplitude_uM;       // max - min of C over the stats window
 };
 
-// Runs the model from the SPEC's initial state. Records stream "trace" on the record_dt grid (columns
+// Runs the model from the design's initial state. Records stream "trace" on the record_dt grid (columns
 // Y_S, Gamma_S, u_S, x_S, Gamma_A, I, C, h, x_A, G_A), streams "spikes" and "releases" (time only)
 // and summaries mean_ca, mean_ca_window, period, oscillating, amplitude, n_spikes, n_releases,
 // window_start, window_end. Steady statistics are NaN when the run ends before stats_end_s.

@@ -1,5 +1,5 @@
 #pragma once
-// The astrocytic coupling tensor T of the network model (SPEC 3.1):
+// The astrocytic coupling tensor T of the network model (docs/design.md section 3.1):
 //   K_{ij,kl} = exp(-|r_ij - r_kl| / lambda) off the diagonal, 0 on it;  T = w_T K / rho(K).
 // It is the cost centre of the simulation, so there are two paths behind one interface:
 //   dense: the explicit n_syn x n_syn matrix (exact; (n_syn)^2 memory, 134 MB at 64x64);

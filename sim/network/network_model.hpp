@@ -1,5 +1,5 @@
 #pragma once
-// The tripartite plasticity network (SPEC 3.1): rate neurons, synapses, astrocytic STP and LTP.
+// The tripartite plasticity network (docs/design.md section 3.1): rate neurons, synapses, astrocytic STP and LTP.
 //
 //   tau_n  dx_j/dt   = -x_j + sum_i G(s_ij) F(u_i) + b
 //   tau_s  ds_ij/dt  = -beta s_ij + F(u_i) F(x_j) + Psi(ps_ij) + I_ij

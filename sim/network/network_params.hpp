@@ -1,5 +1,5 @@
 #pragma once
-// Parameters of the tripartite plasticity network (SPEC 3.1). Times in seconds; every other
+// Parameters of the tripartite plasticity network (docs/design.md section 3.1). Times in seconds; every other
 // quantity is dimensionless (rates and activities are normalised).
 #include <string>
 
@@ -41,7 +41,7 @@ struct NetworkParams {
     static NetworkParams from_config(const ConfigSection& params, const ConfigSection& nonlinearity);
     static NetworkParams from_config(const ConfigSection& params, const ConfigSection& nonlinearity,
                                      const NetworkParams& defaults);
-    // Linear loop gain that gamma_s must exceed for STP to decay between cycles (SPEC 3.1).
+    // Linear loop gain that gamma_s must exceed for STP to decay between cycles (docs/design.md section 3.1).
     double stp_loop_gain() const;
 };
 

@@ -1,5 +1,5 @@
 #pragma once
-// STP-cycle stimulation protocols (SPEC 3.3). Each cycle is an on phase of t_on seconds followed by an
+// STP-cycle stimulation protocols (docs/design.md section 3.3). Each cycle is an on phase of t_on seconds followed by an
 // off phase of t_off seconds. While on:
 //   fixed:  u_i = amplitude for the listed presynaptic neurons (default: all);
 //   random: u_i = amplitude for a seeded random subset of the presynaptic neurons, new every cycle;
