@@ -1,5 +1,6 @@
-// tasks/image (docs/design.md section 6.3): CIFAR-10 binary batches, Fashion-MNIST IDX files (plain
-// and gzip). Fixtures in tests/data/{cifar10,fashion_mnist}/ are small files in the real formats, written by the
+// tasks/image and tasks/text (docs/design.md section 6.3): CIFAR-10 binary batches, Fashion-MNIST
+// IDX files (plain and gzip), byte-level IMDb (aclImdb directory and TSV), LRA's AAN TSV. Fixtures in
+// tests/data/{cifar10,fashion_mnist,imdb,aan}/ are small files in the real formats, written by the
 // make_fixtures.py next to them; every malformed case has its own fixture and a "file[:line]: reason"
 // check.
 #include <chrono>
@@ -12,7 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "tasks/batch.hpp"
 #include "tasks/image.hpp"
+#include "tasks/text.hpp"
 #include "tests/catch.hpp"
 
 using namespace rmaat::tasks;
@@ -34,6 +37,12 @@ std::string data_error_of(const std::function<void()>& f) {
     }
     FAIL_CHECK("no DataError was thrown");
     return "";
+}
+
+std::vector<int32_t> ids_of(const std::string& bytes) {
+    std::vector<int32_t> out;
+    for (unsigned char c : bytes) out.push_back(int32_t(c) + 1);
+    return out;
 }
 
 std::vector<int32_t> labels_of(const Dataset& d) {
@@ -265,4 +274,131 @@ TEST_CASE("Fashion-MNIST train split loading throughput", "[.][bench]") {
         WARN("Fashion-MNIST train: " << d.examples.size() << " images in " << s
                                      << " s = " << double(d.examples.size()) / s << " samples/s");
     }
+}
+
+// ---------------------------------------------------------------------------------------------- text: IMDb
+
+TEST_CASE("byte vocabulary: 257 ids, id 0 is padding, id b + 1 is byte b; documents truncated to max_bytes",
+          "[tasks][media]") {
+    const Vocabulary by = text_byte_vocabulary();
+    CHECK(by.name == "bytes");
+    CHECK(by.size() == 257);
+    CHECK(by.symbols[0] == "<pad>");
+    CHECK(by.symbols['a' + 1] == "a");
+    CHECK(by.symbols[' ' + 1] == "\\x20");
+    CHECK(by.symbols[0xc3 + 1] == "\\xc3");
+    CHECK(byte_tokens("ab\xff", 2) == std::vector<int32_t>{98, 99});
+    CHECK(byte_tokens("\xff") == std::vector<int32_t>{256});
+    CHECK(byte_tokens(std::string(5000, 'x')).size() == size_t(kLraMaxBytes));
+    CHECK_THROWS_AS(byte_tokens("x", 0), rmaat::InputError);
+}
+
+TEST_CASE("IMDb: the aclImdb layout reads neg (0) then pos (1), each sorted by file name, bytes + 1",
+          "[tasks][media]") {
+    const std::string root = fixture("imdb/aclImdb");
+    const Dataset d = read_imdb_dir(root, "train");
+    CHECK(d.task == "text");
+    CHECK(d.source == root + "/train");
+    CHECK(d.vocab.name == "bytes");
+    CHECK(d.n_classes == 2);
+    REQUIRE(d.examples.size() == 5);
+    CHECK(labels_of(d) == std::vector<int32_t>{0, 0, 1, 1, 1});
+    // byte order: "0_3.txt" < "10_2.txt"; "0_9.txt" < "1_7.txt" < "2_10.txt".
+    CHECK(d.examples[0].tokens == ids_of("Dull.<br /><br />Two hours I will not get back."));
+    CHECK(d.examples[1].tokens == ids_of("Bad acting, worse script."));
+    CHECK(d.examples[2].tokens == ids_of("A caf\xc3\xa9 scene to remember."));  // UTF-8 stays 2 bytes
+    CHECK(d.examples[3].tokens == ids_of("Good."));
+    CHECK(d.examples[4].tokens.size() == 480);
+    const Dataset cut = read_imdb_dir(root, "train", 16);  // longer reviews keep their first 16 bytes
+    CHECK(cut.examples[0].tokens == ids_of("Dull.<br /><br /"));
+    CHECK(cut.examples[3].tokens == ids_of("Good."));
+    CHECK(labels_of(read_imdb_dir(root, "test")) == std::vector<int32_t>{0, 1});
+}
+
+TEST_CASE("IMDb: a missing class directory, a missing root, no review, an empty review, an unknown split",
+          "[tasks][media]") {
+    const std::string no_neg = fixture("imdb/malformed/aclImdb_no_neg");
+    CHECK_THAT(data_error_of([&] { read_imdb_dir(no_neg, "train"); }),
+               ContainsSubstring(no_neg + "/train/neg: no such directory (expected the aclImdb layout"));
+    CHECK_THAT(data_error_of([&] { read_imdb_dir(no_neg, "test"); }),
+               ContainsSubstring(no_neg + "/test/neg: no such directory"));
+    const std::string none = fixture("imdb/no_such_dir");
+    CHECK_THAT(data_error_of([&] { read_imdb_dir(none, "train"); }), ContainsSubstring(none + ": no such directory"));
+    const std::string no_txt = fixture("imdb/malformed/aclImdb_no_txt");
+    CHECK(data_error_of([&] { read_imdb_dir(no_txt, "train"); }) ==
+          no_txt + "/train/neg: no review (*.txt) in this directory");
+    const std::string empty = fixture("imdb/malformed/aclImdb_empty_review");
+    CHECK_THAT(data_error_of([&] { read_imdb_dir(empty, "train"); }),
+               ContainsSubstring(empty + "/train/neg/0_1.txt: empty review"));
+    CHECK_THROWS_WITH(read_imdb_dir(fixture("imdb/aclImdb"), "unsup"), ContainsSubstring("unknown split \"unsup\""));
+}
+
+TEST_CASE("text TSV: label<TAB>text rows after an optional header, \\r\\n endings, truncation", "[tasks][media]") {
+    const Dataset d = read_text_tsv(fixture("imdb/imdb.tsv"));
+    CHECK(d.task == "text");
+    REQUIRE(d.examples.size() == 3);
+    CHECK(labels_of(d) == std::vector<int32_t>{1, 0, 1});
+    CHECK(d.examples[0].tokens == ids_of("Loved it."));
+    CHECK(d.examples[1].tokens == ids_of("Not for me."));  // the \r of \r\n is not text
+    CHECK(d.examples[2].tokens == ids_of("Caf\xc3\xa9 <br /> ok"));
+    CHECK(read_text_tsv(fixture("imdb/imdb.tsv"), 3).examples[1].tokens == ids_of("Not"));
+}
+
+TEST_CASE("text TSV: wrong column count, non-integer label, label out of range, empty text, empty file",
+          "[tasks][media]") {
+    const std::string m = fixture("imdb/malformed/");
+    CHECK(data_error_of([&] { read_text_tsv(m + "columns.tsv"); }) ==
+          m + "columns.tsv:3: 3 tab-separated columns, expected 2: label<TAB>text (the text holds no tab)");
+    CHECK(data_error_of([&] { read_text_tsv(m + "label_word.tsv"); }) ==
+          m + "label_word.tsv:2: label 'pos' is not an integer (expected 0 or 1)");
+    CHECK(data_error_of([&] { read_text_tsv(m + "label_range.tsv"); }) ==
+          m + "label_range.tsv:4: label '2' outside {0, 1}");
+    CHECK(data_error_of([&] { read_text_tsv(m + "empty_text.tsv"); }) == m + "empty_text.tsv:2: empty text (column 2)");
+    CHECK(data_error_of([&] { read_text_tsv(m + "empty.tsv"); }) == m + "empty.tsv: empty file");
+    CHECK(data_error_of([&] { read_text_tsv(m + "header_only.tsv"); }) ==
+          m + "header_only.tsv: no example (only a header)");
+    CHECK(data_error_of([&] { read_text_tsv(m + "no_such.tsv"); }) == m + "no_such.tsv: no such file");
+    CHECK(data_error_of([&] { read_text_tsv(m); }) == m + ": not a regular file");
+}
+
+// ---------------------------------------------------------------------------------------------- Retrieval: AAN
+
+TEST_CASE("AAN TSV: label, id1, id2, text1, text2 -> two byte-level documents per example", "[tasks][media]") {
+    const Dataset d = read_aan_tsv(fixture("aan/new_aan_pairs.eval.tsv"));
+    CHECK(d.task == "retrieval");
+    CHECK(d.pair);
+    CHECK(d.n_classes == 2);
+    CHECK(d.vocab.size() == 257);
+    REQUIRE(d.examples.size() == 3);
+    CHECK(labels_of(d) == std::vector<int32_t>{1, 0, 1});  // "1.0", "0.0", "1"
+    // The texts byte for byte, the b'...' literal and its escapes included (LRA encodes the literal).
+    CHECK(d.examples[0].tokens == ids_of("b'Parsing with\\ncontext-free grammars.'"));
+    CHECK(d.examples[0].tokens2 == ids_of("b'Grammars and parsing.'"));
+    CHECK(d.examples[2].tokens2 == ids_of("b'A method for automatic evaluation \xc3\xa9.'"));
+    const Dataset cut = read_aan_tsv(fixture("aan/new_aan_pairs.eval.tsv"), 5);
+    CHECK(cut.examples[1].tokens == ids_of("b'Par"));
+    CHECK(cut.examples[1].tokens2 == ids_of("b'The"));
+    // The Batcher takes it as a pair task.
+    Batcher b(d, {2, 8, false, 1, 1, false});
+    Batch batch;
+    REQUIRE(b.next(batch));
+    CHECK(batch.L2 % 8 == 0);
+    CHECK(batch.lengths2[0] == int64_t(d.examples[0].tokens2.size()));
+}
+
+TEST_CASE("AAN TSV: wrong column count, non-numeric or non-binary label, a header, empty text, empty file",
+          "[tasks][media]") {
+    const std::string m = fixture("aan/malformed/");
+    CHECK(data_error_of([&] { read_aan_tsv(m + "columns.tsv"); }) ==
+          m + "columns.tsv:2: 4 tab-separated columns, expected 5: label, id1, id2, text1, text2");
+    CHECK(data_error_of([&] { read_aan_tsv(m + "label_word.tsv"); }) ==
+          m + "label_word.tsv:2: label 'yes' is not a number (expected 0 or 1)");
+    CHECK(data_error_of([&] { read_aan_tsv(m + "label_half.tsv"); }) ==
+          m + "label_half.tsv:1: label '0.5' is not 0 or 1");
+    CHECK(data_error_of([&] { read_aan_tsv(m + "label_two.tsv"); }) == m + "label_two.tsv:3: label '2' is not 0 or 1");
+    CHECK(data_error_of([&] { read_aan_tsv(m + "header.tsv"); }) ==
+          m + "header.tsv:1: a header line: LRA's AAN files have none; remove it");
+    CHECK(data_error_of([&] { read_aan_tsv(m + "empty_text2.tsv"); }) ==
+          m + "empty_text2.tsv:2: empty text2 (column 5)");
+    CHECK(data_error_of([&] { read_aan_tsv(m + "empty.tsv"); }) == m + "empty.tsv: empty file");
 }
