@@ -129,7 +129,7 @@ TEST_CASE("CIFAR-10: a truncated batch (size not a multiple of 3073) is refused 
     CHECK_THAT(msg, ContainsSubstring("record 2 at byte offset 6146 has only 100 bytes"));
 }
 
-TEST_CASE("CIFAR-10: a gzip'ed batch reads as the plain one; one cut short is refused naming the record",
+TEST_CASE("CIFAR-10: a gzip'ed batch reads as the plain one, one cut short is refused naming the record",
           "[tasks][media]") {
     const Dataset plain = read_cifar10_batch(fixture("cifar10/data_batch_1.bin"));
     const Dataset gz = read_cifar10_batch(fixture("cifar10/data_batch_1.bin.gz"));
@@ -278,7 +278,7 @@ TEST_CASE("Fashion-MNIST train split loading throughput", "[.][bench]") {
 
 // ---------------------------------------------------------------------------------------------- text: IMDb
 
-TEST_CASE("byte vocabulary: 257 ids, id 0 is padding, id b + 1 is byte b; documents truncated to max_bytes",
+TEST_CASE("byte vocabulary: 257 ids, id 0 is padding, id b + 1 is byte b, documents truncated to max_bytes",
           "[tasks][media]") {
     const Vocabulary by = text_byte_vocabulary();
     CHECK(by.name == "bytes");
@@ -333,7 +333,7 @@ TEST_CASE("IMDb: a missing class directory, a missing root, no review, an empty 
     CHECK_THROWS_WITH(read_imdb_dir(fixture("imdb/aclImdb"), "unsup"), ContainsSubstring("unknown split \"unsup\""));
 }
 
-TEST_CASE("text TSV: label<TAB>text rows after an optional header, \\r\\n endings, truncation", "[tasks][media]") {
+TEST_CASE("text TSV: label<TAB>text rows after an optional header, CRLF endings, truncation", "[tasks][media]") {
     const Dataset d = read_text_tsv(fixture("imdb/imdb.tsv"));
     CHECK(d.task == "text");
     REQUIRE(d.examples.size() == 3);
