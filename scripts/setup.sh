@@ -10,6 +10,7 @@ PACKAGES=(
   libceres-dev
   libtorch-dev libopenblas0-pthread
   python3 python3-h5py python3-matplotlib python3-numpy
+  libpng-dev
 )
 
 missing=()
