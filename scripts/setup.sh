@@ -11,6 +11,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread
   python3 python3-h5py python3-matplotlib python3-numpy
   dataset-fashion-mnist
+  libpng-dev
 )
 
 missing=()
