@@ -1,5 +1,6 @@
 #include <sstream>
 
+#include "bench/data_bench.hpp"
 #include "bench/layers_bench.hpp"
 #include "bench/sim_bench.hpp"
 #include "cli/commands.hpp"
@@ -56,6 +57,22 @@ void add_bench(CLI::App& app) {
     layers->add_flag("!--no-kernel", lo->kernel,
                      "Skip the kernel table (kernels/astro_attention: autograd Function vs plain reference)");
     layers->callback([lo] { bench::run_layers_bench(*lo); });
+
+    auto* data = cmd->add_subcommand(
+        "data", "Data speed: ListOps reader throughput on a 2K file, generation time of the splits");
+    auto d = std::make_shared<bench::DataBenchOptions>();
+    data->add_option("--samples", d->samples, "Examples in the file that is read")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    data->add_option("--repeats", d->repeats, "Reads of that file (best is reported)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    data->add_option("--fraction", d->fraction, "Fraction of the default split sizes 96k/2k/2k to generate")
+        ->check(CLI::Range(1e-6, 1.0))
+        ->capture_default_str();
+    data->add_option("--seed", d->seed, "Generator seed")->capture_default_str();
+    data->add_option("--dir", d->dir, "Keep the files in this directory (default: a temporary one, removed)");
+    data->callback([d] { bench::run_data_bench(*d); });
 }
 
 }  // namespace rmaat::cli

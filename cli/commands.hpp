@@ -24,6 +24,7 @@ void add_pipeline(CLI::App& app);
 void add_inspect(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_calibrate(CLI::App& app);
+void add_data(CLI::App& app);
 
 // Shared by simulate and pipeline: config (file or built-in demo) -> run file.
 void run_simulation(const std::string& config_path, bool demo, const std::string& out_path, bool force,

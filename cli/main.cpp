@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     rmaat::cli::add_pipeline(app);
     rmaat::cli::add_inspect(app);
     rmaat::cli::add_bench(app);
+    rmaat::cli::add_data(app);
     app.parse_complete_callback([&] {
         rmaat::log::set_level(quiet     ? rmaat::log::Level::error
                               : verbose ? rmaat::log::Level::debug
