@@ -447,6 +447,12 @@ TEST_CASE("rmaat data generate|inspect: files, summary, problems and exit codes"
     CHECK(r.code == 2);
     CHECK_THAT(r.output, ContainsSubstring("--n-test 0"));
 
+    // The benchmark runs end to end on tiny sizes and prints its table.
+    r = run("bench data --samples 5 --repeats 1 --fraction 0.00002 --dir " + fresh_dir("bench"));
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, ContainsSubstring("| read_listops_tsv (best of 1) | 5 |"));
+    CHECK_THAT(r.output, ContainsSubstring("| generate splits 2/1/1"));
+
     r = run("data generate --help");
     CHECK(r.code == 0);
     CHECK_THAT(r.output, ContainsSubstring("listops-mini"));
