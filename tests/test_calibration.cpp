@@ -511,7 +511,7 @@ TEST_CASE("fit quality: warnings for poor R^2 and standard errors above the valu
     CHECK_THAT(summary, ContainsSubstring("degenerate"));
     const std::string out = dir + "/calib_warn.h5";
     {
-        h5::File created = h5::File::create(out);
+        h5::File created = h5::File::create(out, Replace::yes);
         calib::write_calibration(created.root(), c);
         created.commit();
     }
