@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <map>
 
 #include <fmt/format.h>
 
 #include "core/config_text.hpp"
+#include "core/interrupt.hpp"
 #include "core/log.hpp"
 #include "core/progress.hpp"
 #include "core/provenance.hpp"
@@ -75,6 +75,10 @@ std::string calcium_name(double rate_hz) {
     return fmt::format("calcium_{:g}Hz", rate_hz);
 }
 
+// The most values read from one dataset of an input run file (256 MiB of doubles): a small file that
+// declares a huge dataset is refused before anything is allocated.
+constexpr hsize_t kMaxInputValues = hsize_t(1) << 25;
+
 // An input run file: its path, digest, stored config and provenance attributes.
 InputRecord file_input(const std::string& name, const std::string& path, const h5::Group& root) {
     InputRecord r;
@@ -87,7 +91,11 @@ InputRecord file_input(const std::string& name, const std::string& path, const h
     r.git_commit = text("git_commit");
     r.created_utc = text("created_utc");
     r.command_line = text("command_line");
-    if (root.has_attr("seed")) r.seed = static_cast<std::uint64_t>(root.attr_double("seed"));
+    if (root.has_attr("seed")) {
+        const std::int64_t seed = root.attr_int("seed");
+        if (seed < 0) throw h5::Error(fmt::format("{}: root attribute seed = {} must be >= 0", path, seed));
+        r.seed = static_cast<std::uint64_t>(seed);
+    }
     return r;
 }
 
@@ -96,19 +104,47 @@ h5::Group need_group(const h5::Group& root, const std::string& group, const std:
     return root.open_group(group);
 }
 
-std::vector<double> read_vector(const h5::Group& g, const std::string& name, const std::string& path) {
-    if (!g.has(name)) throw h5::Error(fmt::format("{}: no dataset {}/{}", path, g.path(), name));
-    return g.read(name).data;
+// "[3]" or "[1][4]": the index of flat element i of an array of shape dims.
+std::string index_text(size_t i, const std::vector<hsize_t>& dims) {
+    std::string s;
+    for (size_t d = dims.size(); d-- > 0;) {
+        s = fmt::format("[{}]", i % dims[d]) + s;
+        i /= dims[d];
+    }
+    return s;
+}
+
+// The first `count` values of `a` (all when count is npos) must be finite.
+void require_finite(const h5::Array& a, const h5::Group& g, const std::string& name, const std::string& path,
+                    size_t count = std::string::npos) {
+    count = std::min(count, a.data.size());
+    for (size_t i = 0; i < count; ++i)
+        if (!std::isfinite(a.data[i]))
+            throw h5::Error(
+                fmt::format("{}: {}/{}{} = {} is not finite", path, g.path(), name, index_text(i, a.dims), a.data[i]));
+}
+
+// One finite value (a scalar dataset) of an input run file.
+double read_finite_scalar(const h5::Group& g, const std::string& name, const std::string& path) {
+    const double v = g.read_scalar(name);
+    if (!std::isfinite(v)) throw h5::Error(fmt::format("{}: {}/{} = {} is not finite", path, g.path(), name, v));
+    return v;
 }
 
 // The STP response `ps` of every synapse against its distance to the focus, in synapse spacings dx
 // (the smallest distance from the focus). The focus itself is driven directly and left out: the
-// spread is measured on the other synapses.
-void spatial_response(const Eigen::MatrixXd& positions, const Eigen::VectorXd& ps, long focus, Measurements& m) {
+// spread is measured on the other synapses. `source` names where the positions come from.
+void spatial_response(const Eigen::MatrixXd& positions, const Eigen::VectorXd& ps, long focus, Measurements& m,
+                      const std::string& source = "the spatial experiment") {
     const Eigen::VectorXd dist = (positions.rowwise() - positions.row(focus)).rowwise().norm();
     double dx = INFINITY;
     for (long k = 0; k < dist.size(); ++k)
         if (k != focus) dx = std::min(dx, dist[k]);
+    if (!(dx > 0 && std::isfinite(dx)))
+        throw h5::Error(
+            fmt::format("{}: positions: another synapse lies at the focal synapse {} (distance {}): the "
+                        "decay with distance cannot be measured",
+                        source, focus, dx));
     m.dx_um = dx;
     m.distance_dx.clear();
     m.response.clear();
@@ -123,12 +159,12 @@ void read_ltp_run(const std::string& path, int T_max, Measurements& m) {
     const h5::File f = h5::File::open_read(path);
     const h5::Group root = f.root();
     const h5::Group g = need_group(root, "sim/network/ltp", path, "network");
-    std::vector<double> p = read_vector(g, "pl_mean", path);
-    if (static_cast<int>(p.size()) < T_max + 1)
+    const h5::Array p = g.read("pl_mean", 1, kMaxInputValues);
+    if (static_cast<long>(p.data.size()) < T_max + 1)
         throw h5::Error(fmt::format("{}: the LTP curve has {} cycles; T_max = {} needs {}", path,
-                                    static_cast<int>(p.size()) - 1, T_max, T_max));
-    p.resize(T_max + 1);
-    m.ltp = p;
+                                    static_cast<long>(p.data.size()) - 1, T_max, T_max));
+    require_finite(p, g, "pl_mean", path, static_cast<size_t>(T_max) + 1);
+    m.ltp.assign(p.data.begin(), p.data.begin() + T_max + 1);
     m.inputs.push_back(file_input("ltp", path, root));
 }
 
@@ -140,17 +176,29 @@ void read_spatial_run(const std::string& path, Measurements& m) {
     const h5::Group summary = need_group(root, "sim/network/summary", path, "network");
     if (!summary.has("focal_index"))
         throw h5::Error(fmt::format("{}: no summary/focal_index: not a focal-protocol network run", path));
-    const long focus = static_cast<long>(summary.read("focal_index").data.at(0));
-    const h5::Array ps = stp.read("ps");
-    const h5::Array pos = net.read("positions");
-    if (ps.dims.size() != 2 || ps.dims[0] < 1)
-        throw h5::Error(fmt::format("{}: /sim/network/stp/ps holds no on phase", path));
+    const double focal = read_finite_scalar(summary, "focal_index", path);
+    const h5::Array ps = stp.read("ps", 2, kMaxInputValues);
+    if (ps.dims[0] < 1 || ps.dims[1] < 3)
+        throw h5::Error(
+            fmt::format("{}: /sim/network/stp/ps has shape [{} x {}]: needs an on phase (a row) of at "
+                        "least 3 synapses (the focus and two others)",
+                        path, ps.dims[0], ps.dims[1]));
     const long n = static_cast<long>(ps.dims[1]);
-    if (pos.dims.size() != 2 || static_cast<long>(pos.dims[0]) != n)
-        throw h5::Error(fmt::format("{}: positions do not match the {} synapses", path, n));
+    if (focal != std::floor(focal) || focal < 0 || focal >= double(n))
+        throw h5::Error(fmt::format("{}: /sim/network/summary/focal_index = {} is not a synapse index in [0, {}]", path,
+                                    focal, n - 1));
+    const long focus = static_cast<long>(focal);
+    require_finite(ps, stp, "ps", path, static_cast<size_t>(n));  // the first on phase is used
+    const h5::Array pos = net.read("positions", 2, kMaxInputValues);
+    if (static_cast<long>(pos.dims[0]) != n || pos.dims[1] != 2)
+        throw h5::Error(
+            fmt::format("{}: /sim/network/positions has shape [{} x {}], expected [{} x 2] (x, y of the {} "
+                        "synapses of stp/ps)",
+                        path, pos.dims[0], pos.dims[1], n, n));
+    require_finite(pos, net, "positions", path);
     Eigen::MatrixXd positions(n, 2);
     for (long k = 0; k < n; ++k) positions.row(k) << pos.data[2 * k], pos.data[2 * k + 1];
-    spatial_response(positions, Eigen::Map<const Eigen::VectorXd>(ps.data.data(), n), focus, m);  // first on phase
+    spatial_response(positions, Eigen::Map<const Eigen::VectorXd>(ps.data.data(), n), focus, m, path);
     m.inputs.push_back(file_input("spatial", path, root));
 }
 
@@ -167,7 +215,10 @@ CalciumInput read_calcium_input(const std::string& path, const h5::Group& root) 
     const h5::Group s = need_group(root, "sim/calcium/summary", path, "calcium");
     if (!s.has("rate_hz") || !s.has("mean_ca"))
         throw h5::Error(fmt::format("{}: /sim/calcium/summary lacks rate_hz or mean_ca", path));
-    in.rate_hz = s.read("rate_hz").data.at(0), in.mean_ca_uM = s.read("mean_ca").data.at(0);
+    in.rate_hz = read_finite_scalar(s, "rate_hz", path);
+    if (in.rate_hz < 0)
+        throw h5::Error(fmt::format("{}: /sim/calcium/summary/rate_hz = {} must be >= 0", path, in.rate_hz));
+    in.mean_ca_uM = s.read_scalar("mean_ca");
     if (!std::isfinite(in.mean_ca_uM))
         throw h5::Error(fmt::format("{}: no steady mean Ca (the run is shorter than its stats window)", path));
     if (!root.has_attr("config"))
@@ -555,8 +606,13 @@ std::string summary_text(const Calibration& c) {
     return s;
 }
 
+std::string summary_path(const std::string& out_path) {
+    const bool h5 = out_path.size() > 3 && out_path.compare(out_path.size() - 3, 3, ".h5") == 0;
+    return (h5 ? out_path.substr(0, out_path.size() - 3) : out_path) + ".summary.txt";
+}
+
 Calibration calibrate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path,
-                              bool show_progress) {
+                              bool show_progress, Replace replace) {
     const ConfigSection root = cfg.root();
     const auto seed = static_cast<std::uint64_t>(root.section("run").get_int("seed", 1, Range::non_negative()));
     CalibrationConfig cc = read_calibration_config(root.section("calibration"), config_dir);
@@ -566,21 +622,25 @@ Calibration calibrate_to_file(const Config& cfg, const std::string& config_dir, 
 
     // Everything is simulated and fitted in memory first: a failure leaves no file behind.
     Calibration c = fit_calibration(cc, measure(cc, show_progress));
-    h5::File file = h5::File::create(out_path);
+    if (stop_signal())
+        throw Interrupted(stop_signal(),
+                          fmt::format("interrupted by {}: no calibration written", signal_name(stop_signal())));
+    const std::string text = summary_text(c);
+    h5::File file = h5::File::create(out_path, replace);
     try {
         const h5::Group top = file.root();
         write_provenance(top, cfg.resolved_text(), seed);
         write_calibration(top, c);
         top.attr("status", std::string("complete"));
+        file.flush();
+        // Both outputs are complete under their working names before either is published.
+        TextOutput summary(summary_path(out_path), text);
         file.commit();
+        summary.commit(replace);
     } catch (...) {
         file.discard();
         throw;
     }
-    const std::string base = out_path.size() > 3 && out_path.substr(out_path.size() - 3) == ".h5"
-                                 ? out_path.substr(0, out_path.size() - 3)
-                                 : out_path;
-    std::ofstream(base + ".summary.txt") << summary_text(c);
     return c;
 }
 

@@ -128,9 +128,14 @@ Calibration fit_calibration(const CalibrationConfig& cfg, Measurements data);
 void write_calibration(const h5::Group& root, const Calibration& c);
 std::string summary_text(const Calibration& c);
 
-// The whole step into a file: nothing is left under out_path (or out_path.partial) on error.
-// Also writes the summary next to it as <out_path without .h5>.summary.txt.
+// "<out_path without .h5>.summary.txt": where calibrate_to_file() puts the summary.
+std::string summary_path(const std::string& out_path);
+
+// The whole step into a file: nothing is left under out_path, summary_path(out_path) or their working
+// names on error (a WriteError names the file and the reason). Both are written completely under working
+// names of their own before either is published; `replace` says whether files that appeared under their
+// names meanwhile are replaced (the CLI passes Replace::no unless --force, after refusing existing ones).
 Calibration calibrate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path,
-                              bool show_progress);
+                              bool show_progress, Replace replace = Replace::yes);
 
 }  // namespace rmaat::calib

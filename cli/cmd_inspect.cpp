@@ -34,8 +34,15 @@ void inspect(const std::string& path, bool show_config) {
     h5::File f = h5::File::open_read(path);
     const h5::Group root = f.root();
     fmt::print("{}\n", path);
-    for (const char* a : {"tool", "tool_version", "git_commit", "created_utc", "command_line", "status"})
-        if (root.has_attr(a)) fmt::print("  {}: {}\n", a, root.attr_string(a));
+    // A provenance attribute of another shape or type (a foreign file) is reported, not fatal.
+    for (const char* a : {"tool", "tool_version", "git_commit", "created_utc", "command_line", "status"}) {
+        if (!root.has_attr(a)) continue;
+        try {
+            fmt::print("  {}: {}\n", a, root.attr_string(a));
+        } catch (const h5::Error& e) {
+            fmt::print("  {}: (unreadable: {})\n", a, e.what());
+        }
+    }
     if (show_config && root.has_attr("config"))
         fmt::print("--- resolved config ---\n{}\n---\n", root.attr_string("config"));
     for (const auto& o : root.list_objects()) print_object(o);

@@ -18,7 +18,7 @@ void run_simulation(const std::string& config_path, bool demo, const std::string
     }
     check_output("simulate", out_path, force);
     log::info("simulating {} -> {}", in.name, out_path);
-    sim::simulate_to_file(in.config, in.dir, out_path, true);
+    sim::simulate_to_file(in.config, in.dir, out_path, true, false, force ? Replace::yes : Replace::no);
     log::info("wrote {}", out_path);
 }
 

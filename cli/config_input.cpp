@@ -10,7 +10,7 @@ namespace rmaat::cli {
 void check_output(const char* command, const std::string& out_path, bool force) {
     if (out_path.empty()) throw CLI::ValidationError(command, "give the file to write with -o FILE.h5");
     struct stat st {};
-    if (stat(out_path.c_str(), &st) == 0 && !force)
+    if (lstat(out_path.c_str(), &st) == 0 && !force)  // lstat: a dangling symlink is there too
         throw InputError(fmt::format("'{}' exists; pass --force to overwrite it", out_path));
 }
 

@@ -1,10 +1,12 @@
 // rmaat: simulate neuron-astrocyte dynamics, calibrate the RMAAT macro model, train and evaluate.
+#include <hdf5.h>
 #include <CLI/CLI.hpp>
 
 #include <exception>
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
+#include "core/interrupt.hpp"
 #include "core/log.hpp"
 #include "core/progress.hpp"
 #include "core/provenance.hpp"
@@ -12,7 +14,11 @@
 #include "sim/ode_driver.hpp"
 
 int main(int argc, char** argv) {
+    // Every HDF5 file is closed explicitly (RAII) before main returns; the library's own clean-up at exit
+    // would only meet files whose close failed (a full disk), and HDF5 1.10 crashes on those.
+    H5dont_atexit();
     rmaat::set_command_line(argc, argv);
+    rmaat::install_stop_handlers();  // SIGINT/SIGTERM stop runs at a safe point (core/interrupt.hpp)
     CLI::App app{"rmaat: neuron-astrocyte simulation -> RMAAT macro model -> long-context transformer"};
     app.require_subcommand(1);
     app.fallthrough();  // global flags also work after the subcommand
@@ -35,7 +41,8 @@ int main(int argc, char** argv) {
     });
 
     // Exit codes (docs/design.md section 7.4): 0 success, 2 bad input (InputError: arguments, configs,
-    // data, run and calibration files), 1 failed run (RunError), 1 for anything else (a bug in rmaat).
+    // data, run and calibration files), 1 failed run (RunError: also a failed write), 128 + signal for a
+    // run stopped by SIGINT (130) or SIGTERM (143), 1 for anything else (a bug in rmaat).
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -50,6 +57,9 @@ int main(int argc, char** argv) {
     } catch (const rmaat::InputError& e) {
         rmaat::log::error("{}", e.what());
         return 2;
+    } catch (const rmaat::Interrupted& e) {
+        rmaat::log::error("{}", e.what());
+        return 128 + e.signal;
     } catch (const rmaat::sim::IntegrationError&) {
         return 1;  // already reported with the run file's name
     } catch (const rmaat::RunError& e) {

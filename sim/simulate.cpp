@@ -4,7 +4,10 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "core/h5_store.hpp"
+#include "core/interrupt.hpp"
 #include "core/log.hpp"
 #include "core/provenance.hpp"
 #include "rmaat/demo_config.hpp"
@@ -38,10 +41,47 @@ std::vector<std::string> requested_models(const ConfigSection& root, const Confi
     return models;
 }
 
+// Publishes the run file; when its name appeared meanwhile (another run), the run stays under its working name.
+void commit_run(h5::File& file) {
+    try {
+        file.commit();
+    } catch (const InputError& e) {
+        throw h5::Error(fmt::format("{}; this run is kept as '{}'", e.what(), file.working_path()));
+    }
+}
+
+// One model into /sim/<name>. An integration error commits the file marked "failed: ..." (what was recorded
+// stays readable); a stop signal keeps it under its working name marked "interrupted".
+void run_model(h5::File& file, const std::string& name, const SimRun& body, bool show_progress) {
+    const h5::Group top = file.root();
+    const h5::Group g = top.group("sim/" + name);
+    H5Recorder rec(g, &file);
+    try {
+        body(rec, show_progress);
+        g.attr("status", std::string("complete"));
+    } catch (const IntegrationError& e) {
+        rec.flush();
+        g.attr("status", std::string("failed: ") + e.what());
+        top.attr("status", std::string("failed: ") + e.what());
+        commit_run(file);
+        log::error("{} model: {}; what was recorded up to then is in {}", name, e.what(), file.path());
+        throw;
+    } catch (const Interrupted& e) {
+        rec.flush();
+        g.attr("status", std::string("interrupted"));
+        top.attr("status", std::string("interrupted"));
+        file.close();
+        throw Interrupted(e.signal,
+                          fmt::format("{}: the {} model stopped; what was recorded up to then is kept in '{}' "
+                                      "(status \"interrupted\"); it is not '{}'",
+                                      e.what(), name, file.working_path(), file.path()));
+    }
+}
+
 }  // namespace
 
 void simulate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path, bool show_progress,
-                      bool check_only) {
+                      bool check_only, Replace replace) {
     const ConfigSection root = cfg.root();
     const ConfigSection run = root.section("run");
     const auto models = requested_models(root, run);
@@ -55,29 +95,19 @@ void simulate_to_file(const Config& cfg, const std::string& config_dir, const st
     cfg.check_all_used();
     if (check_only) return;
 
-    h5::File file = h5::File::create(out_path);
-    const h5::Group top = file.root();
-    write_provenance(top, cfg.resolved_text(), seed);
-    top.attr("status", std::string("running"));
-    file.flush();
-
-    for (const auto& [name, body] : runs) {
-        h5::Group g = top.group("sim/" + name);
-        H5Recorder rec(g, &file);
-        try {
-            body(rec, show_progress);
-            g.attr("status", std::string("complete"));
-        } catch (const IntegrationError& e) {
-            rec.flush();
-            g.attr("status", std::string("failed: ") + e.what());
-            top.attr("status", std::string("failed: ") + e.what());
-            file.commit();
-            log::error("{} model: {}; what was recorded up to then is in {}", name, e.what(), out_path);
-            throw;
-        }
+    h5::File file = h5::File::create(out_path, replace);
+    try {
+        const h5::Group top = file.root();
+        write_provenance(top, cfg.resolved_text(), seed);
+        top.attr("status", std::string("running"));
+        file.flush();
+        for (const auto& [name, body] : runs) run_model(file, name, body, show_progress);
+        top.attr("status", std::string("complete"));
+        commit_run(file);
+    } catch (const WriteError&) {
+        file.discard();  // written only in part: not kept (its metadata may be unreadable; the disk may be full)
+        throw;
     }
-    top.attr("status", std::string("complete"));
-    file.commit();
 }
 
 }  // namespace rmaat::sim

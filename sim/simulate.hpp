@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/config.hpp"
+#include "core/output_file.hpp"
 
 namespace rmaat::sim {
 
@@ -17,7 +18,12 @@ const char* demo_config_text();
 // On an integration error the run file keeps what was recorded, is marked status = "failed: ..." and
 // committed under its final name, and the error is rethrown.
 // With check_only, stops after reading and validating (nothing is written).
+// The run file is written under a working name of its own (h5::File::create) and published at the end;
+// `replace` says whether a file that appeared under out_path meanwhile is replaced (the CLI passes
+// Replace::no unless --force; it refuses an existing out_path before starting). On SIGINT/SIGTERM
+// (core/interrupt.hpp) the file stays under its working name, marked status = "interrupted", and
+// Interrupted names it. On a write error (WriteError: full disk) the unfinished file is removed.
 void simulate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path, bool show_progress,
-                      bool check_only = false);
+                      bool check_only = false, Replace replace = Replace::yes);
 
 }  // namespace rmaat::sim

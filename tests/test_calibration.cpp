@@ -511,7 +511,7 @@ TEST_CASE("fit quality: warnings for poor R^2 and standard errors above the valu
     CHECK_THAT(summary, ContainsSubstring("degenerate"));
     const std::string out = dir + "/calib_warn.h5";
     {
-        h5::File created = h5::File::create(out);
+        h5::File created = h5::File::create(out, Replace::yes);
         calib::write_calibration(created.root(), c);
         created.commit();
     }
@@ -558,4 +558,148 @@ print("stp:", seen["network_stp.png"], "cells:", seen.get("cells"))
     CHECK_THAT(r.output, ContainsSubstring("stp: ['QuadMesh']") || ContainsSubstring("stp: ['AxesImage']"));
     CHECK_THAT(r.output, ContainsSubstring("cells: 20"));  // one cell per synapse
     CHECK(exists(out + "/network_stp.png"));
+}
+
+namespace {
+
+// Copies `src` to dir/<name>.h5 and applies `edit` (Python, h5py file object `f`, numpy as np) to the copy.
+std::string hostile_copy(const std::string& src, const std::string& name, const std::string& edit) {
+    const std::string path = dir + "/" + name + ".h5";
+    const std::string script = dir + "/" + name + ".py";
+    write_text(script, "import shutil, h5py, numpy as np\nshutil.copy('" + src + "', '" + path +
+                           "')\nwith h5py.File('" + path + "', 'r+') as f:\n    " + edit + "\n");
+    const CliResult r = run_shell("/usr/bin/python3 " + script);
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    return path;
+}
+
+// Replaces dataset `name` of h5py file `f` (Python source).
+std::string replace_dataset(const std::string& name, const std::string& value) {
+    return "del f['" + name + "']; f['" + name + "'] = " + value;
+}
+
+}  // namespace
+
+TEST_CASE("hostile run files: indices, shapes, sizes and values are checked, naming the file and dataset",
+          "[calibration][errors]") {
+    const std::string out = dir + "/calib_hostile.h5";
+    auto refused = [&](const std::string& inputs, const std::vector<std::string>& message) {
+        std::remove(out.c_str());
+        try {
+            calib::calibrate_to_file(
+                Config::from_string(
+                    "[calibration]\nT_max = 4\nrates_hz = [1.0, 2.0, 5.0]\n[calibration.inputs]\n" + inputs,
+                    "hostile.toml"),
+                "", out, false);
+            FAIL("expected the input to be refused");
+        } catch (const h5::Error& e) {  // bad input: exit 2
+            INFO(e.what());
+            for (const auto& m : message) CHECK_THAT(std::string(e.what()), ContainsSubstring(m));
+        }
+        CHECK_FALSE(exists(out));
+    };
+    const std::string spatial = dir + "/hostile_spatial_src.h5";
+    sim::simulate_to_file(Config::from_string("[network]\nn_pre = 1\nn_post = 5\ncycles = 1\n[network.geometry]\n"
+                                              "kind = \"line\"\n[network.protocol]\nkind = \"focal\"\n",
+                                              "s.toml"),
+                          "", spatial, false);
+    auto spatial_refused = [&](const std::string& name, const std::string& edit, const std::vector<std::string>& msg) {
+        INFO(name);
+        refused("spatial_run = \"" + hostile_copy(spatial, name, edit) + "\"\n", msg);
+    };
+    spatial_refused("focal_far", replace_dataset("sim/network/summary/focal_index", "1e9"),
+                    {"focal_far.h5: /sim/network/summary/focal_index = 1000000000 is not a synapse index in [0, 4]"});
+    spatial_refused("focal_negative", replace_dataset("sim/network/summary/focal_index", "-1.0"),
+                    {"focal_negative.h5", "focal_index = -1 is not a synapse index"});
+    spatial_refused("focal_fraction", replace_dataset("sim/network/summary/focal_index", "2.5"),
+                    {"focal_fraction.h5", "focal_index = 2.5 is not a synapse index"});
+    spatial_refused("focal_nan", replace_dataset("sim/network/summary/focal_index", "np.nan"),
+                    {"focal_nan.h5", "focal_index = nan is not finite"});
+    spatial_refused("focal_array", replace_dataset("sim/network/summary/focal_index", "[1.0, 2.0]"),
+                    {"focal_array.h5", "focal_index has shape [2], expected a single value"});
+    spatial_refused("positions_wide", replace_dataset("sim/network/positions", "np.zeros((5, 3))"),
+                    {"positions_wide.h5: /sim/network/positions has shape [5 x 3], expected [5 x 2]"});
+    spatial_refused("positions_short", replace_dataset("sim/network/positions", "np.zeros((4, 2))"),
+                    {"positions_short.h5", "positions has shape [4 x 2], expected [5 x 2]"});
+    spatial_refused("positions_nan", "f['sim/network/positions'][1, 0] = np.nan",
+                    {"positions_nan.h5", "/sim/network/positions[1][0] = nan is not finite"});
+    spatial_refused("positions_same", "f['sim/network/positions'][...] = 0.0",
+                    {"positions_same.h5", "another synapse lies at the focal synapse"});
+    spatial_refused("ps_flat", replace_dataset("sim/network/stp/ps", "np.ones(5)"),
+                    {"ps_flat.h5: /sim/network/stp/ps has shape [5] (1 dimension), expected 2 dimensions"});
+    spatial_refused("ps_huge", "del f['sim/network/stp/ps']; f.create_dataset('sim/network/stp/ps', shape=(1, 2**31))",
+                    {"ps_huge.h5: /sim/network/stp/ps declares shape [1 x 2147483648]"});
+    spatial_refused("ps_inf", "f['sim/network/stp/ps'][0, 3] = np.inf",
+                    {"ps_inf.h5", "/sim/network/stp/ps[0][3] = inf is not finite"});
+    spatial_refused("ps_text", replace_dataset("sim/network/stp/ps", "np.array([[b'a', b'b', b'c']])"),
+                    {"ps_text.h5: /sim/network/stp/ps holds 3 elements of string, expected numbers"});
+    spatial_refused("seed_text", "f.attrs['seed'] = 'seven'",
+                    {"seed_text.h5: /", "attribute 'seed' holds a scalar string, expected one integer"});
+
+    const std::string ltp = dir + "/hostile_ltp_src.h5";
+    sim::simulate_to_file(Config::from_string("[network]\ncycles = 4\n", "l.toml"), "", ltp, false);
+    auto ltp_refused = [&](const std::string& name, const std::string& edit, const std::vector<std::string>& msg) {
+        INFO(name);
+        refused("ltp_run = \"" + hostile_copy(ltp, name, edit) + "\"\n", msg);
+    };
+    ltp_refused("pl_2d", replace_dataset("sim/network/ltp/pl_mean", "np.ones((5, 2))"),
+                {"pl_2d.h5: /sim/network/ltp/pl_mean has shape [5 x 2] (2 dimensions), expected 1 dimension"});
+    ltp_refused("pl_huge",
+                "del f['sim/network/ltp/pl_mean']; f.create_dataset('sim/network/ltp/pl_mean', shape=(2**31,))",
+                {"pl_huge.h5: /sim/network/ltp/pl_mean declares shape [2147483648]"});
+    ltp_refused("pl_nan", "f['sim/network/ltp/pl_mean'][2] = np.nan",
+                {"pl_nan.h5", "/sim/network/ltp/pl_mean[2] = nan is not finite"});
+
+    const std::string ca = calcium_run("hostile_ca_src", 1);
+    auto ca_refused = [&](const std::string& name, const std::string& edit, const std::vector<std::string>& msg) {
+        INFO(name);
+        refused("calcium_runs = [\"" + hostile_copy(ca, name, edit) + "\"]\n", msg);
+    };
+    ca_refused("rate_negative", replace_dataset("sim/calcium/summary/rate_hz", "-1.0"),
+               {"rate_negative.h5: /sim/calcium/summary/rate_hz = -1 must be >= 0"});
+    ca_refused("rate_nan", replace_dataset("sim/calcium/summary/rate_hz", "np.nan"),
+               {"rate_nan.h5", "rate_hz = nan is not finite"});
+    ca_refused("rate_array", replace_dataset("sim/calcium/summary/rate_hz", "np.ones(2000)"),
+               {"rate_array.h5", "rate_hz has shape [2000], expected a single value"});
+    ca_refused("config_array", "f.attrs['config'] = np.array(['a', 'b'], dtype=h5py.string_dtype())",
+               {"config_array.h5: /", "attribute 'config' holds 2 elements of string, expected one string"});
+}
+
+TEST_CASE("hostile calibration files: the RF table must be a square 2-D table of capped size",
+          "[calibration][errors]") {
+    const std::string src = dir + "/hostile_calib_src.h5";
+    write_text(dir + "/hostile_calib_src.py", "import h5py, numpy as np\nwith h5py.File('" + src +
+                                                  "', 'w') as f:\n    g = f.create_group('calibration')\n"
+                                                  "    g.attrs['format'] = 'rmaat-calibration'\n"
+                                                  "    g['rf'] = np.tril(np.ones((4, 4))) / np.arange(1, 5)[:, None]\n"
+                                                  "    g['scale'] = 0.1\n    g['alpha'] = 0.25\n");
+    REQUIRE(run_shell("/usr/bin/python3 " + dir + "/hostile_calib_src.py").code == 0);
+    const MacroParameters ok = calib::read_calibration(src, 4);  // h5py's variable-length format attribute reads
+    CHECK(ok.alpha == 0.25);
+    CHECK_THAT(ok.retention(2, 4), WithinAbs(0.25, 1e-15));
+    auto refused = [&](const std::string& name, const std::string& edit, const std::string& message) {
+        INFO(name);
+        const std::string path = hostile_copy(src, name, edit);
+        try {
+            calib::read_calibration(path, 4);
+            FAIL("expected the calibration to be refused");
+        } catch (const calib::CalibrationError& e) {
+            INFO(e.what());
+            CHECK_THAT(std::string(e.what()), ContainsSubstring(path) && ContainsSubstring(message));
+        }
+    };
+    refused("rf_rect", replace_dataset("calibration/rf", "np.zeros((4, 5))"), "/calibration/rf has shape [4 x 5]");
+    refused("rf_3d", replace_dataset("calibration/rf", "np.zeros((4, 4, 4))"),
+            "/calibration/rf has shape [4 x 4 x 4] (3 dimensions), expected 2 dimensions");
+    refused("rf_huge",
+            "del f['calibration/rf']; f.create_dataset('calibration/rf', shape=(2**20, 2**20), chunks=(1, 1))",
+            "/calibration/rf declares shape [1048576 x 1048576]");
+    refused("rf_nan", "f['calibration/rf'][1, 0] = np.nan", "rf[1][0] = nan is not a retention factor");
+    refused("scale_array", replace_dataset("calibration/scale", "[0.1, 0.2]"),
+            "/calibration/scale has shape [2], expected a single value");
+    refused("alpha_inf", replace_dataset("calibration/alpha", "np.inf"), "/calibration/alpha = inf is not finite");
+    refused("format_array",
+            "f['calibration'].attrs['format'] = np.array(['rmaat-calibration'] * 2, dtype=h5py.string_dtype())",
+            "attribute 'format' holds 2 elements of string, expected one string");
 }

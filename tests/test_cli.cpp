@@ -1,12 +1,21 @@
 // The rmaat CLI end to end: help for every subcommand, run files readable without the toolkit
 // (h5dump, h5py), and bad input that exits non-zero with a clear message.
+#include <fcntl.h>
+#include <glob.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
 
 #include "core/h5_store.hpp"
 #include "tests/catch.hpp"
@@ -51,6 +60,88 @@ bool exists(const std::string& p) {
     return stat(p.c_str(), &st) == 0;
 }
 
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The working files "<out>.partial.*" of runs writing `out`.
+std::vector<std::string> partials(const std::string& out) {
+    std::vector<std::string> found;
+    glob_t g{};
+    if (glob((out + ".partial*").c_str(), 0, nullptr, &g) == 0)
+        for (size_t i = 0; i < g.gl_pathc; ++i) found.emplace_back(g.gl_pathv[i]);
+    globfree(&g);
+    return found;
+}
+
+void remove_outputs(const std::string& out) {
+    std::remove(out.c_str());
+    for (const auto& p : partials(out)) std::remove(p.c_str());
+}
+
+// `rmaat args` started in the background, its output into `log`.
+pid_t start(const std::vector<std::string>& args, const std::string& log) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        std::vector<char*> argv{const_cast<char*>(RMAAT_CLI)};
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        execv(RMAAT_CLI, argv.data());
+        _exit(127);
+    }
+    return pid;
+}
+
+// The line of the output that reports the error ("rmaat: error: ...").
+std::string error_line(const std::string& output) {
+    const auto at = output.find("rmaat: error: ");
+    return at == std::string::npos ? "" : output.substr(at, output.find('\n', at) - at);
+}
+
+// Whether `path` starts with the HDF5 signature: the superblock, written last by a flush, is there.
+bool has_hdf5_signature(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    char sig[8] = {};
+    in.read(sig, 8);
+    return in.gcount() == 8 && std::string(sig, 8) == "\x89HDF\r\n\x1a\n";
+}
+
+// Waits until the run writing `out` has created its working file (and, with `flushed`, flushed it once:
+// before its first flush, right after creation, the file is empty and claims nothing); false when the
+// process ended first.
+bool wait_for_partial(pid_t pid, const std::string& out, bool flushed = false) {
+    for (;;) {
+        const auto found = partials(out);
+        if (!found.empty() && (!flushed || has_hdf5_signature(found[0]))) return true;
+        if (waitpid(pid, nullptr, WNOHANG) == pid) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+}
+
+// Reads every dataset of an HDF5 file in full with h5py; "ok N" (N datasets) or the error.
+Result read_all_with_h5py(const std::string& path) {
+    return shell(
+        "/usr/bin/python3 -c \"import h5py\nn = []\nwith h5py.File('" + path +
+        "', 'r') as f:\n    f.visititems(lambda k, o: n.append(o[()]) if isinstance(o, h5py.Dataset) else None)\n"
+        "print('ok', len(n))\"");
+}
+
+// A calcium run (1 Hz, the example's model) long enough to be caught while it writes.
+const std::string kLongCalcium = R"([run]
+models = ["calcium"]
+[calcium]
+duration_s = 600.0
+record_dt_s = 0.01
+stats_window_s = [120.0, 600.0]
+[calcium.input]
+spikes = "regular"
+rate_hz = 1.0
+)";
+
 const char* kSmallNetwork = R"([run]
 models = ["network"]
 [network]
@@ -79,7 +170,7 @@ TEST_CASE("a run file holds provenance, the resolved config and units, and opens
     INFO(r.output);
     REQUIRE(r.code == 0);
     REQUIRE(exists(out));
-    CHECK_FALSE(exists(out + ".partial"));
+    CHECK(partials(out).empty());
 
     rmaat::h5::File f = rmaat::h5::File::open_read(out);
     const auto root = f.root();
@@ -224,4 +315,157 @@ TEST_CASE("exit codes follow the two error roots: 2 for bad input, 1 for a faile
         CHECK(r.code == 2);
         CHECK_THAT(r.output, ContainsSubstring("cannot create directory"));
     }
+}
+
+TEST_CASE("a run killed with SIGKILL leaves a working file whose every dataset h5py reads in full", "[cli][output]") {
+    const std::string cfg = write_file("kill.toml", kLongCalcium);
+    const std::string out = dir + "/killed.h5";
+    int caught = 0;
+    for (int delay_ms : {0, 10, 30, 60, 100, 150, 250, 400}) {
+        remove_outputs(out);
+        const pid_t pid = start({"simulate", cfg, "-o", out, "--no-progress"}, dir + "/kill.log");
+        if (!wait_for_partial(pid, out, true)) continue;
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+        if (exists(out)) continue;  // finished before the kill
+        const auto found = partials(out);
+        REQUIRE(found.size() == 1);
+        ++caught;
+        const Result r = read_all_with_h5py(found[0]);
+        INFO("killed " << delay_ms << " ms after the working file appeared: " << r.output);
+        CHECK(r.code == 0);
+        CHECK_THAT(r.output, ContainsSubstring("ok "));
+    }
+    CHECK(caught > 0);
+    remove_outputs(out);
+}
+
+TEST_CASE("SIGTERM and SIGINT stop a run at a safe point: status interrupted, file kept and named, exit 143/130",
+          "[cli][output]") {
+    const std::string cfg = write_file("term.toml", kLongCalcium);
+    const std::string out = dir + "/interrupted.h5";
+    for (const auto& [sig, code, name] : {std::tuple{SIGTERM, 143, "SIGTERM"}, std::tuple{SIGINT, 130, "SIGINT"}}) {
+        remove_outputs(out);
+        const std::string log = dir + "/term.log";
+        const pid_t pid = start({"simulate", cfg, "-o", out, "--no-progress"}, log);
+        REQUIRE(wait_for_partial(pid, out));
+        kill(pid, sig);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        const std::string text = read_text(log);
+        INFO(text);
+        REQUIRE(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == code);
+        const auto found = partials(out);
+        REQUIRE(found.size() == 1);
+        CHECK_THAT(text, ContainsSubstring(std::string("interrupted by ") + name) && ContainsSubstring(found[0]) &&
+                             ContainsSubstring("status \"interrupted\""));
+        CHECK_FALSE(exists(out));
+        rmaat::h5::File f = rmaat::h5::File::open_read(found[0]);
+        CHECK(f.root().attr_string("status") == "interrupted");
+        CHECK(f.root().open_group("sim/calcium").attr_string("status") == "interrupted");
+        const Result r = read_all_with_h5py(found[0]);
+        INFO(r.output);
+        CHECK(r.code == 0);
+    }
+    remove_outputs(out);
+}
+
+TEST_CASE("a write error (file size limit, as a full disk): the file and reason named, exit 1, no file left",
+          "[cli][output]") {
+    const std::string cfg = write_file("fsize.toml", kLongCalcium);
+    const std::string out = dir + "/fsize.h5";
+    remove_outputs(out);
+    // ulimit -f counts 1 kB blocks; rmaat ignores SIGXFSZ, so the write fails with EFBIG.
+    const Result r =
+        shell("ulimit -f 200; " + std::string(RMAAT_CLI) + " simulate " + cfg + " -o " + out + " --no-progress");
+    INFO(r.output);
+    CHECK(r.code == 1);
+    CHECK_THAT(r.output, ContainsSubstring("fsize.h5.partial.") && ContainsSubstring("File too large"));
+    CHECK_FALSE(exists(out));
+    CHECK(partials(out).empty());
+}
+
+TEST_CASE("two runs writing one output: one wins, the other fails cleanly without touching it", "[cli][output]") {
+    const std::string cfg = write_file("race.toml", kLongCalcium);
+    const std::string out = dir + "/race.h5";
+    remove_outputs(out);
+    const pid_t a = start({"simulate", cfg, "-o", out, "--no-progress"}, dir + "/race_a.log");
+    REQUIRE(wait_for_partial(a, out));
+    const pid_t b = start({"simulate", cfg, "-o", out, "--no-progress"}, dir + "/race_b.log");
+    int sa = 0, sb = 0;
+    waitpid(a, &sa, 0);
+    waitpid(b, &sb, 0);
+    const std::string la = read_text(dir + "/race_a.log"), lb = read_text(dir + "/race_b.log");
+    INFO("a: " << la << "\nb: " << lb);
+    REQUIRE(WIFEXITED(sa));
+    REQUIRE(WIFEXITED(sb));
+    const int ca = WEXITSTATUS(sa), cb = WEXITSTATUS(sb);
+    CHECK(((ca == 0 && cb == 2) || (ca == 2 && cb == 0)));
+    const std::string& loser = ca == 0 ? lb : la;
+    CHECK_THAT(loser, ContainsSubstring("exists; pass --force") || ContainsSubstring("appeared while this run wrote"));
+    rmaat::h5::File f = rmaat::h5::File::open_read(out);
+    CHECK(f.root().attr_string("status") == "complete");
+    const Result r = read_all_with_h5py(out);
+    INFO(r.output);
+    CHECK(r.code == 0);
+    remove_outputs(out);
+}
+
+TEST_CASE("a damaged run file: inspect names it and exits 2", "[cli][errors]") {
+    const std::string cfg = write_file("damage.toml", kSmallNetwork);
+    const std::string good = dir + "/damage_src.h5";
+    remove_outputs(good);
+    REQUIRE(run("simulate " + cfg + " -o " + good + " --no-progress").code == 0);
+    const std::string text = read_text(good);
+    SECTION("truncated") {
+        const std::string bad = write_file("truncated.h5", text.substr(0, text.size() / 2));
+        const Result r = run("inspect " + bad);
+        INFO(r.output);
+        CHECK(r.code == 2);
+        CHECK_THAT(error_line(r.output), ContainsSubstring("truncated.h5") && ContainsSubstring("truncated file"));
+    }
+    SECTION("object headers overwritten") {
+        // The object header of /sim/network/trace, found with h5py, overwritten with garbage.
+        const Result addr = shell("/usr/bin/python3 -c \"import h5py; f = h5py.File('" + good +
+                                  "', 'r'); print(h5py.h5o.get_info(f['sim/network/trace'].id).addr)\"");
+        REQUIRE(addr.code == 0);
+        const size_t at = std::stoul(addr.output);
+        std::string damaged = text;
+        for (size_t i = at; i < at + 64 && i < damaged.size(); ++i) damaged[i] = char(0xA5 ^ i);
+        const std::string bad = write_file("corrupted.h5", damaged);
+        const Result r = run("inspect " + bad);
+        INFO(r.output);
+        CHECK(r.code == 2);
+        CHECK_THAT(error_line(r.output), ContainsSubstring("corrupted.h5: the file is damaged: could not visit every "
+                                                           "object below /"));
+    }
+}
+
+TEST_CASE("calibrate refuses an existing summary without --force, like the calibration file", "[cli][errors]") {
+    const std::string out = dir + "/calib_summary.h5";
+    remove_outputs(out);
+    const std::string summary = write_file("calib_summary.summary.txt", "an earlier summary\n");
+    const Result r = run("calibrate --demo -o " + out + " --no-progress");
+    INFO(r.output);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, ContainsSubstring("'" + summary + "' exists; pass --force"));
+    CHECK(read_text(summary) == "an earlier summary\n");
+    CHECK_FALSE(exists(out));
+}
+
+TEST_CASE("inspect reads h5py's variable-length strings and reports attributes it cannot read", "[cli]") {
+    const std::string path = dir + "/foreign.h5";
+    const Result made = shell("/usr/bin/python3 -c \"import h5py, numpy as np\nwith h5py.File('" + path +
+                              "', 'w') as f:\n    f.attrs['status'] = 'complete'\n    f.attrs['tool'] = "
+                              "np.arange(2000.0)\n    f['x'] = np.arange(3.0)\n    f['x'].attrs['units'] = 'uM'\"");
+    INFO(made.output);
+    REQUIRE(made.code == 0);
+    const Result r = run("inspect " + path);
+    INFO(r.output);
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, ContainsSubstring("status: complete") && ContainsSubstring("x [3] uM") &&
+                             ContainsSubstring("tool: (unreadable: ") &&
+                             ContainsSubstring("attribute 'tool' holds 2000 elements of floating-point number"));
 }

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "core/config.hpp"
+#include "core/interrupt.hpp"
 #include "core/progress.hpp"
 #include "sim/recorder.hpp"
 
@@ -324,6 +325,7 @@ CalciumSummary run_calcium(const CalciumRunConfig& cfg, Recorder& rec, bool show
                 rec.flush();
                 next_flush = t + 10.0;
             }
+            throw_if_stopped();  // a safe point between segments (core/interrupt.hpp)
         }
     } catch (const IntegrationError&) {
         rec.flush();  // what was recorded so far stays readable

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/config.hpp"
+#include "core/interrupt.hpp"
 #include "core/log.hpp"
 #include "core/progress.hpp"
 
@@ -188,6 +189,7 @@ NetworkSummary run_network(const NetworkRunConfig& cfg, Recorder& rec, bool show
             out.ltp.push_back(model.pl(y).mean());
             bar.update(t);
             rec.flush();
+            throw_if_stopped();  // a safe point: the cycle is recorded and flushed (core/interrupt.hpp)
         }
     } catch (const IntegrationError&) {
         rec.flush();
