@@ -1,5 +1,7 @@
 // Network model (docs/design.md section 3.1): hand-checkable 2x2 case, coupling paths, steady states, the LTP curve,
 // convergence, protocols and bad input.
+#include <sys/stat.h>
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -308,4 +310,52 @@ TEST_CASE("bad network input gives errors that name the place", "[network][error
         }
         CHECK(rec.times("trace").size() >= 1);
     }
+}
+
+TEST_CASE("check_max_synapses is bounded like the dense path it builds", "[network][errors]") {
+    // The dense check builds the n_syn x n_syn kernel: 1e6 synapses asked for 8 TB, past the dense guard.
+    CHECK_THROWS_WITH(config_from("[network]\n[network.coupling]\ncheck_max_synapses = 1000000\n"),
+                      ContainsSubstring("test.toml:3: network.coupling.check_max_synapses: value 1000000 out of "
+                                        "range: must be in [0, 16384]"));
+    CHECK(config_from("[network.coupling]\ncheck_max_synapses = 16384\n").coupling.check_max_synapses ==
+          kMaxDenseSynapses);
+    CHECK_THROWS_WITH(config_from("[network]\nn_pre = 200\nn_post = 200\n[network.coupling]\npath = \"dense\"\n"),
+                      ContainsSubstring("network.coupling.path: dense coupling of 40000 synapses needs 12.8 GB"));
+}
+
+TEST_CASE("coordinate files: duplicates found by sorting with both lines named; only regular files",
+          "[network][errors]") {
+    const std::string path = RMAAT_BINARY_DIR "/tests_coords_512.txt";
+    const long side = 512, n = side * side;  // comparing every pair took minutes here (20 at 1024 x 1024)
+    // Synapse k = i * 512 + j at (0.5 i, 0.5 j), on line k + 2 (after a comment); with `duplicate`, the
+    // second to last one at the position of synapse 3, (0, 1.5), written as (-0, 1.5).
+    auto write = [&](bool duplicate) {
+        std::ofstream f(path);
+        f << "# a 512 x 512 lattice, 0.5 um\n";
+        for (long k = 0; k < n; ++k) {
+            if (duplicate && k == n - 2)
+                f << "-0 1.5\n";
+            else
+                f << 0.5 * double(k / side) << " " << 0.5 * double(k % side) << "\n";
+        }
+    };
+    write(false);
+    const Geometry g = Geometry::from_file(path, side, side, 0.5);
+    CHECK(g.positions(n - 1, 0) == 0.5 * (side - 1));
+    CHECK(g.positions(3, 1) == 1.5);
+    write(true);
+    CHECK_THROWS_WITH(Geometry::from_file(path, side, side, 0.5),
+                      ContainsSubstring("tests_coords_512.txt:262144: synapse 262142 has the same position (-0, 1.5) "
+                                        "as synapse 3 (line 5)"));
+    std::remove(path.c_str());
+
+    // Not a regular file: refused before reading (a FIFO blocked the open, /dev/zero never ended).
+    const std::string fifo = RMAAT_BINARY_DIR "/tests_coords_fifo.txt";
+    CHECK_THROWS_WITH(Geometry::from_file(RMAAT_BINARY_DIR, 2, 2, 1.0),
+                      ContainsSubstring("coordinate file must be a regular file, this is a directory"));
+    std::remove(fifo.c_str());
+    REQUIRE(mkfifo(fifo.c_str(), 0644) == 0);
+    CHECK_THROWS_WITH(Geometry::from_file(fifo, 2, 2, 1.0), ContainsSubstring("this is a FIFO"));
+    std::remove(fifo.c_str());
+    CHECK_THROWS_WITH(Geometry::from_file("/dev/zero", 2, 2, 1.0), ContainsSubstring("this is a character device"));
 }

@@ -89,12 +89,14 @@ NetworkRunConfig read_network_config(const ConfigSection& net, const std::string
                           ? CouplingOptions::Path::dense
                           : CouplingOptions::Path::fast;
     c.coupling.sparse_cutoff = cs.get_double("sparse_cutoff", d.coupling.sparse_cutoff, Range{0.0, 1.0, false, true});
+    // The dense check builds the n_syn x n_syn kernel too: the same memory bound as the dense path.
     c.coupling.check_max_synapses =
-        cs.get_int("check_max_synapses", d.coupling.check_max_synapses, Range::non_negative());
-    if (c.coupling.path == CouplingOptions::Path::dense && n_pre * n_post > 16384)
+        cs.get_int("check_max_synapses", d.coupling.check_max_synapses, Range::closed(0, double(kMaxDenseSynapses)));
+    if (c.coupling.path == CouplingOptions::Path::dense && n_pre * n_post > kMaxDenseSynapses)
         throw cs.error("path",
-                       fmt::format("dense coupling of {} synapses needs {:.1f} GB; use \"fast\"", n_pre * n_post,
-                                   8.0 * double(n_pre * n_post) * double(n_pre * n_post) / 1e9));
+                       fmt::format("dense coupling of {} synapses needs {:.1f} GB (limit {} synapses); use \"fast\"",
+                                   n_pre * n_post, 8.0 * double(n_pre * n_post) * double(n_pre * n_post) / 1e9,
+                                   kMaxDenseSynapses));
     c.protocol = Protocol::from_config(net.section("protocol"), n_pre, n_post, d.protocol);
     c.integrator = read_integrator_options(net.section("integrator"), d.integrator);
     return c;
