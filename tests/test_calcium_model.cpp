@@ -533,3 +533,20 @@ TEST_CASE("a blow-up is an IntegrationError naming time and variable, with the t
         CHECK(e.time_s >= 0.5);
     }
 }
+
+TEST_CASE("config: values that are not finite are config errors naming file, line and key", "[calcium][config]") {
+    // They passed the ranges and failed only in run_calcium, after the run file was created, without a line.
+    auto read = [](const std::string& text) {
+        const Config cfg = Config::from_string(text, "inf.toml");
+        rmaat::sim::read_calcium_config(cfg.section("calcium"));
+    };
+    CHECK_THROWS_AS(read("[calcium.params]\nK_P = inf\n"), ConfigError);
+    CHECK_THROWS_WITH(
+        read("[calcium.params]\nK_P = inf\n"),
+        ContainsSubstring("inf.toml:2: calcium.params.K_P: value inf out of range: must be finite and > 0"));
+    CHECK_THROWS_WITH(read("[calcium]\nduration_s = inf\n"), ContainsSubstring("inf.toml:2: calcium.duration_s"));
+    CHECK_THROWS_WITH(read("[calcium]\nrecord_dt_s = inf\n"), ContainsSubstring("inf.toml:2: calcium.record_dt_s"));
+    CHECK_THROWS_WITH(read("[calcium.input]\nrate_hz = inf\n"), ContainsSubstring("inf.toml:2: calcium.input.rate_hz"));
+    CHECK_THROWS_WITH(read("[calcium]\nstats_window_s = [0.0, inf]\n"),
+                      ContainsSubstring("inf.toml:2: calcium.stats_window_s"));
+}

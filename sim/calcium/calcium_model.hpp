@@ -103,6 +103,8 @@ struct CalciumRunConfig {
 // [calcium.integrator] (read_integrator_options, defaults calcium_integrator_defaults()).
 CalciumRunConfig read_calcium_config(const ConfigSection& calcium);
 
+// Checks everything run_calcium() checks, so a bad value is a ConfigError naming file, line and key
+// before any run file exists.
 struct CalciumSummary {
     double mean_ca_uM;         // steady mean Ca: over whole oscillation periods if Ca oscillates
     double window_start_s;     // interval mean_ca_uM averages over: first and last release in the
