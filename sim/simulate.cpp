@@ -41,7 +41,7 @@ std::vector<std::string> requested_models(const ConfigSection& root, const Confi
 }  // namespace
 
 void simulate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path, bool show_progress,
-                      bool check_only) {
+                      bool check_only, const Limits& limits) {
     const ConfigSection root = cfg.root();
     const ConfigSection run = root.section("run");
     const auto models = requested_models(root, run);
@@ -55,6 +55,7 @@ void simulate_to_file(const Config& cfg, const std::string& config_dir, const st
     cfg.check_all_used();
     if (check_only) return;
 
+    for (const auto& [name, body] : runs) check_costs(body.costs, root.section(name), limits, "the run file");
     h5::File file = h5::File::create(out_path);
     const h5::Group top = file.root();
     write_provenance(top, cfg.resolved_text(), seed);

@@ -7,17 +7,19 @@
 #include <string>
 
 #include "core/config.hpp"
+#include "sim/limits.hpp"
 
 namespace rmaat::sim {
 
 // The built-in demo config (examples/demo.toml, compiled in).
 const char* demo_config_text();
 
-// Reads, validates, simulates, writes `out_path` (via "<out_path>.partial", renamed at the end).
+// Reads, validates, checks each model's estimated work and output against `limits` (sim/limits.hpp),
+// simulates, writes `out_path` (via "<out_path>.partial", renamed at the end).
 // On an integration error the run file keeps what was recorded, is marked status = "failed: ..." and
 // committed under its final name, and the error is rethrown.
 // With check_only, stops after reading and validating (nothing is written).
 void simulate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path, bool show_progress,
-                      bool check_only = false);
+                      bool check_only = false, const Limits& limits = {});
 
 }  // namespace rmaat::sim

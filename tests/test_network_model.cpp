@@ -8,6 +8,7 @@
 
 #include "core/config.hpp"
 #include "sim/network/network_model.hpp"
+#include "sim/simulate.hpp"
 #include "tests/catch.hpp"
 
 using namespace rmaat;
@@ -358,4 +359,45 @@ TEST_CASE("coordinate files: duplicates found by sorting with both lines named; 
     CHECK_THROWS_WITH(Geometry::from_file(fifo, 2, 2, 1.0), ContainsSubstring("this is a FIFO"));
     std::remove(fifo.c_str());
     CHECK_THROWS_WITH(Geometry::from_file("/dev/zero", 2, 2, 1.0), ContainsSubstring("this is a character device"));
+}
+
+TEST_CASE("a network run that cannot finish or fit is refused before it starts, naming the estimate and the key",
+          "[network][limits][errors]") {
+    auto check = [](const std::string& toml, const Limits& limits = {}) {
+        simulate_to_file(Config::from_string(toml, "big.toml"), "", "", false, true, limits);
+    };
+    Limits allow;
+    allow.allow_large = true;
+    // 64 cycles of 5 s on a 1e-300 s grid: refused even when large runs are allowed.
+    CHECK_THROWS_AS(check("[network]\nrecord_dt_s = 1e-300\n", allow), ConfigError);
+    CHECK_THROWS_WITH(check("[network]\nrecord_dt_s = 1e-300\n", allow),
+                      ContainsSubstring("big.toml:2: network.record_dt_s: the run would take 3.2e+302 trace rows") &&
+                          ContainsSubstring("it cannot finish"));
+    // 3.2e9 rows: over the limit, unless allowed.
+    CHECK_THROWS_WITH(check("[network]\nrecord_dt_s = 1e-7\n"),
+                      ContainsSubstring("more than the limit of 1e+09 events; raise record_dt_s or lower cycles in "
+                                        "[network], or pass --allow-large"));
+    CHECK_NOTHROW(check("[network]\nrecord_dt_s = 1e-7\n", allow));
+    // Whole arrays of 4096 synapses every millisecond: 29.5 GiB.
+    CHECK_THROWS_WITH(check("[network]\nn_pre = 64\nn_post = 64\nrecord_full = true\nrecord_dt_s = 0.001\n"),
+                      ContainsSubstring("big.toml:4: network.record_full: the run would record 29.5 GiB in the run "
+                                        "file") &&
+                          ContainsSubstring("set record_full = false, raise record_dt_s or lower cycles in [network]"));
+    // rk4 steps of 1e-19 s: 3.2e21 steps.
+    CHECK_THROWS_WITH(check("[network.integrator]\nmethod = \"rk4\"\ndt_s = 1e-19\n", allow),
+                      ContainsSubstring("big.toml:3: network.integrator.dt_s: the run would take 3.2e+21 rk4 steps") &&
+                          ContainsSubstring("cannot finish"));
+    CHECK_THROWS_WITH(check("[network.integrator]\ndt_max_s = 1e-12\n"),
+                      ContainsSubstring("network.integrator.dt_max_s: the run would take 3.2e+14 dopri5 steps"));
+    // A cycle of 2e308 s overflows to inf: not a number of rows.
+    CHECK_THROWS_WITH(check("[network.protocol]\nt_on_s = 1e308\nt_off_s = 1e308\n", allow),
+                      ContainsSubstring("cannot finish"));
+    // The limits themselves: a coordinate file evaluates n_syn^2 kernel entries.
+    Limits tight;
+    tight.max_events = 10;
+    CHECK_THROWS_WITH(check("[network]\nn_pre = 3\nn_post = 3\ncycles = 1\nrecord_dt_s = 100.0\n[network.geometry]\n"
+                            "kind = \"file\"\nfile = \"" RMAAT_SOURCE_DIR "/examples/coords_3x3.txt\"\n",
+                            tight),
+                      ContainsSubstring("big.toml:2: network.n_pre: the run would take 81 coupling-kernel entries"));
+    CHECK_NOTHROW(check("[network]\ncycles = 2\n"));
 }

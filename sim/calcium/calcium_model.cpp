@@ -255,6 +255,36 @@ CalciumRunConfig read_calcium_config(const ConfigSection& c) {
     return r;
 }
 
+std::string calcium_memory_advice() {
+    return "the calcium run records its trace and spike times: raise record_dt_s, lower duration_s or input.rate_hz";
+}
+
+std::vector<Cost> calcium_costs(const CalciumRunConfig& c) {
+    const double T = c.duration_s, rate = c.protocol.spikes == "none" ? 0.0 : c.protocol.rate_hz;
+    const double after_t0 = std::max(0.0, T - c.protocol.t0_s);
+    const double spikes = rate == 0.0                      ? 0.0
+                          : c.protocol.spikes == "regular" ? std::floor(after_t0 * rate) + 1.0
+                                                           : after_t0 * rate;  // Poisson: expected
+    const double rows = std::floor(T / c.record_dt_s) + 1.0;
+    std::vector<Cost> costs{
+        Cost::events("presynaptic spikes (input.rate_hz x duration_s)", spikes,
+                     {{"input.rate_hz", "lower"}, {"duration_s", "lower"}}),
+        Cost::events("trace rows (duration_s / record_dt_s)", rows,
+                     {{"record_dt_s", "raise"}, {"duration_s", "lower"}}),
+        Cost::recorded(fmt::format("trace {:.3g} rows x {} columns, {:.3g} spike times", rows, kTraced + 1, spikes),
+                       8.0 * (rows * (kTraced + 1) + spikes),
+                       {{"record_dt_s", "raise"}, {"duration_s", "lower"}, {"input.rate_hz", "lower"}}),
+    };
+    const IntegratorOptions& in = c.integrator;
+    if (in.method == "rk4")
+        costs.push_back(Cost::events("rk4 steps (duration_s / integrator.dt_s, at least one per spike)",
+                                     T / in.dt_s + spikes, {{"integrator.dt_s", "raise"}, {"duration_s", "lower"}}));
+    else if (in.dt_max_s > 0)
+        costs.push_back(Cost::events("dopri5 steps at least (duration_s / integrator.dt_max_s)", T / in.dt_max_s,
+                                     {{"integrator.dt_max_s", "raise"}, {"duration_s", "lower"}}));
+    return costs;
+}
+
 CalciumSummary run_calcium(const CalciumRunConfig& cfg, Recorder& rec, bool show_progress) {
     validate_run(cfg);
     const CalciumParams& p = cfg.params;
