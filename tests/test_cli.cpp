@@ -225,3 +225,81 @@ TEST_CASE("exit codes follow the two error roots: 2 for bad input, 1 for a faile
         CHECK_THAT(r.output, ContainsSubstring("cannot create directory"));
     }
 }
+
+TEST_CASE("hostile configs are bad input: deep nesting, quoted dotted keys, inf, runs that cannot finish",
+          "[cli][errors]") {
+    const std::string out = dir + "/hostile.h5";
+    std::remove(out.c_str());
+    auto check = [&](const std::string& name, const std::string& text, const std::string& message,
+                     const std::string& flags = "--check") {
+        const std::string cfg = write_file(name, text);
+        const Result r = run("simulate " + cfg + " -o " + out + " " + flags + " --no-progress");
+        INFO(name << ": " << r.output);
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, ContainsSubstring(message));
+        CHECK_FALSE(exists(out));
+        CHECK_FALSE(exists(out + ".partial"));
+    };
+    std::string deep = "[a";
+    for (int i = 0; i < 40000; ++i) deep += ".a";
+    check("deep.toml", deep + "]\nx = 1\n", "deep.toml:1: tables, keys and arrays nested more than 64 levels deep");
+    check("quoted.toml", "[network]\n\"params.tau_n\" = -5.0\n",
+          "quoted.toml:2: unknown key \"params.tau_n\" in [network]");
+    // Once validated only in run_calcium, after the run file was created: an internal error, exit 1.
+    check("ca_inf.toml", "[calcium.params]\nK_P = inf\n", "ca_inf.toml:2: calcium.params.K_P: value inf out of range",
+          "--force");
+    check("rate.toml", "[calcium.input]\nrate_hz = 1e300\n", "rate.toml:2: calcium.input.rate_hz: the run would take");
+    check("rk4.toml", "[network.integrator]\nmethod = \"rk4\"\ndt_s = 1e-19\n",
+          "rk4.toml:3: network.integrator.dt_s: the run would take 3.2e+21 rk4 steps");
+    // Over the soft limit: refused, unless --allow-large (then a warning).
+    const std::string big = "[network]\nrecord_dt_s = 1e-7\n";
+    check("big.toml", big, "or pass --allow-large");
+    const Result allowed = run("simulate " + write_file("big.toml", big) + " --check --allow-large --no-progress");
+    INFO(allowed.output);
+    CHECK(allowed.code == 0);
+    CHECK_THAT(allowed.output,
+               ContainsSubstring("warning: network.record_dt_s: the run would take 3.2e+09 trace rows") &&
+                   ContainsSubstring("allowed by --allow-large"));
+    // Not a regular file.
+    const Result dev = run("simulate /dev/zero --check");
+    CHECK(dev.code == 2);
+    CHECK_THAT(dev.output, ContainsSubstring("/dev/zero: config file must be a regular file"));
+    for (const char* sub : {"simulate", "calibrate", "pipeline"})
+        CHECK_THAT(run(std::string(sub) + " --help").output, ContainsSubstring("--allow-large"));
+}
+
+TEST_CASE("pipeline checks every stage and every output before it runs, and overwrites only with --force",
+          "[cli][errors]") {
+    const std::string out = dir + "/pipe";
+    shell("rm -rf " + out);
+    SECTION("a typo in [calibration] fails before the simulation") {
+        const std::string cfg =
+            write_file("pipe_typo.toml", std::string(kSmallNetwork) + "[calibration]\nT_max = 4\nrates = [1.0]\n");
+        const Result r = run("pipeline " + cfg + " -o " + out + " --no-progress");
+        INFO(r.output);
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, ContainsSubstring("pipe_typo.toml:9: unknown key 'calibration.rates'"));
+        CHECK_FALSE(exists(out + "/sim.h5"));
+    }
+    SECTION("existing outputs: refused without --force, replaced with it") {
+        const std::string cfg = write_file("pipe_sim.toml", kSmallNetwork);
+        REQUIRE(run("pipeline " + cfg + " -o " + out + " --no-progress").code == 0);
+        REQUIRE(exists(out + "/sim.h5"));
+        const Result again = run("pipeline " + cfg + " -o " + out + " --no-progress");
+        INFO(again.output);
+        CHECK(again.code == 2);
+        CHECK_THAT(again.output, ContainsSubstring(out + "/sim.h5' exists; pass --force"));
+        const Result forced = run("pipeline " + cfg + " -o " + out + " --force --no-progress");
+        INFO(forced.output);
+        CHECK(forced.code == 0);
+    }
+    SECTION("an output that cannot be written fails before the simulation, even with --force") {
+        const std::string cfg = write_file("pipe_both.toml", std::string(kSmallNetwork) + "[calibration]\nT_max = 4\n");
+        shell("mkdir -p " + out + "/calib.h5");
+        const Result r = run("pipeline " + cfg + " -o " + out + " --force --no-progress");
+        INFO(r.output);
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, ContainsSubstring(out + "/calib.h5' exists and is not a regular file (a directory)"));
+        CHECK_FALSE(exists(out + "/sim.h5"));
+    }
+}
