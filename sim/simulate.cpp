@@ -1,11 +1,13 @@
 #include "sim/simulate.hpp"
 
 #include <algorithm>
+#include <new>
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "core/h5_store.hpp"
-#include "core/log.hpp"
 #include "core/provenance.hpp"
 #include "rmaat/demo_config.hpp"
 #include "sim/models.hpp"
@@ -53,9 +55,9 @@ void simulate_to_file(const Config& cfg, const std::string& config_dir, const st
         if (contains(models, m.name)) runs.emplace_back(m.name, m.value(root.section(m.name), config_dir));
     cfg.ignore_section("calibration");  // the next stage of `rmaat pipeline`
     cfg.check_all_used();
+    for (const auto& [name, body] : runs) check_costs(body.costs, root.section(name), limits, "the run file");
     if (check_only) return;
 
-    for (const auto& [name, body] : runs) check_costs(body.costs, root.section(name), limits, "the run file");
     h5::File file = h5::File::create(out_path);
     const h5::Group top = file.root();
     write_provenance(top, cfg.resolved_text(), seed);
@@ -65,16 +67,30 @@ void simulate_to_file(const Config& cfg, const std::string& config_dir, const st
     for (const auto& [name, body] : runs) {
         h5::Group g = top.group("sim/" + name);
         H5Recorder rec(g, &file);
+        // What was recorded stays, marked failed, under the final name (docs/design.md section 7.3).
+        auto fail = [&](const std::string& reason) {
+            rec.flush();
+            g.attr("status", "failed: " + reason);
+            top.attr("status", "failed: " + reason);
+            file.commit();
+        };
         try {
             body(rec, show_progress);
             g.attr("status", std::string("complete"));
         } catch (const IntegrationError& e) {
-            rec.flush();
-            g.attr("status", std::string("failed: ") + e.what());
-            top.attr("status", std::string("failed: ") + e.what());
-            file.commit();
-            log::error("{} model: {}; what was recorded up to then is in {}", name, e.what(), out_path);
-            throw;
+            fail(e.what());
+            throw IntegrationError(
+                fmt::format("{} model: {}; what was recorded up to then is in {}", name, e.what(), out_path), e.time_s,
+                e.variable);
+        } catch (const std::bad_alloc&) {
+            std::string kept = out_path;
+            try {
+                fail("out of memory");
+            } catch (...) {  // the file stays as .partial
+                kept = out_path + ".partial";
+            }
+            throw RunError(fmt::format("{} model: out of memory; {}. What was recorded up to then is in {}", name,
+                                       body.memory_advice, kept));
         }
     }
     top.attr("status", std::string("complete"));

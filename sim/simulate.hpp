@@ -17,7 +17,8 @@ const char* demo_config_text();
 // Reads, validates, checks each model's estimated work and output against `limits` (sim/limits.hpp),
 // simulates, writes `out_path` (via "<out_path>.partial", renamed at the end).
 // On an integration error the run file keeps what was recorded, is marked status = "failed: ..." and
-// committed under its final name, and the error is rethrown.
+// committed under its final name, and an IntegrationError naming the model and the run file is thrown;
+// running out of memory does the same with a RunError that says what to reduce.
 // With check_only, stops after reading and validating (nothing is written).
 void simulate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path, bool show_progress,
                       bool check_only = false, const Limits& limits = {});

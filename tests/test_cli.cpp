@@ -59,6 +59,10 @@ n_post = 2
 cycles = 2
 )";
 
+// An address-space limit (ulimit -v) above what a bare rmaat maps (~0.8 GB, LibTorch included) and
+// below a 2.1 GB allocation, so that one fails with std::bad_alloc.
+constexpr long kOomAddressSpaceKiB = 1800000;
+
 }  // namespace
 
 TEST_CASE("every subcommand has --help", "[cli]") {
@@ -301,5 +305,52 @@ TEST_CASE("pipeline checks every stage and every output before it runs, and over
         CHECK(r.code == 2);
         CHECK_THAT(r.output, ContainsSubstring(out + "/calib.h5' exists and is not a regular file (a directory)"));
         CHECK_FALSE(exists(out + "/sim.h5"));
+    }
+}
+
+TEST_CASE("a failed run exits 1 with a message: a calibration's own simulation, running out of memory",
+          "[cli][errors]") {
+    SECTION("a calibration whose LTP simulation blows up names it") {
+        const std::string cfg = write_file("calib_nan.toml", R"([calibration]
+T_max = 4
+[calibration.ltp]
+cycles = 4
+[calibration.ltp.params]
+gamma_s = 0.1
+[calibration.ltp.nonlinearity]
+Psi = "relu"
+Psi_gain = 50.0
+K = "relu"
+K_gain = 50.0
+)");
+        const Result r = run("calibrate " + cfg + " -o " + dir + "/calib_nan.h5 --force --no-progress");
+        INFO(r.output);
+        CHECK(r.code == 1);
+        CHECK_THAT(r.output, ContainsSubstring("run failed: calibration simulation 'ltp' ([calibration.ltp]) failed: "
+                                               "non-finite state at t = "));
+        CHECK_FALSE(exists(dir + "/calib_nan.h5"));
+    }
+    SECTION("out of memory says what ran out and what to reduce") {
+        // A dense kernel of 16384 synapses (2.1 GB) under an address-space limit well below it.
+        const std::string cfg = write_file("oom.toml", R"([network]
+n_pre = 128
+n_post = 128
+cycles = 1
+[network.coupling]
+path = "dense"
+)");
+        const std::string out = dir + "/oom.h5";
+        std::remove(out.c_str());
+        const Result r = shell("ulimit -v " + std::to_string(kOomAddressSpaceKiB) + "; " + RMAAT_CLI + " simulate " +
+                               cfg + " -o " + out + " --force --no-progress");
+        INFO(r.output);
+        CHECK(r.code == 1);
+        CHECK_THAT(r.output, ContainsSubstring("run failed: network model: out of memory; the network of 16384 "
+                                               "synapses holds its state, a dense n_syn x n_syn coupling kernel") &&
+                                 ContainsSubstring("use coupling.path = \"fast\""));
+        CHECK_THAT(r.output, !ContainsSubstring("std::bad_alloc"));
+        REQUIRE(exists(out));
+        rmaat::h5::File f = rmaat::h5::File::open_read(out);
+        CHECK(f.root().attr_string("status") == "failed: out of memory");
     }
 }
