@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <new>
 
 #include <fmt/format.h>
 
@@ -65,7 +66,50 @@ CalibrationConfig read_calibration_config(const ConfigSection& s, const std::str
     c.ltp_run = path(in.get_string("ltp_run", ""));
     c.spatial_run = path(in.get_string("spatial_run", ""));
     for (const auto& p : in.get_string_array("calcium_runs", {})) c.calcium_runs.push_back(path(p));
+    // The sweep's steady means need the whole statistics window (checked here, not after the runs).
+    if (c.calcium_runs.empty() && c.calcium.duration_s < c.calcium.stats_end_s)
+        throw s.section("calcium").error(
+            "duration_s", fmt::format("{} s ends before the statistics window [{}, {}] s: the steady means need all "
+                                      "of it; raise duration_s or move stats_window_s",
+                                      c.calcium.duration_s, c.calcium.stats_start_s, c.calcium.stats_end_s));
     return c;
+}
+
+namespace {
+
+// The calcium sweep's costs: rest and every rate, summed (the runs are held in memory together).
+std::vector<sim::Cost> sweep_costs(const CalibrationConfig& c) {
+    std::vector<double> rates{0.0};
+    rates.insert(rates.end(), c.rates_hz.begin(), c.rates_hz.end());
+    std::vector<sim::Cost> total;
+    for (const double rate : rates) {
+        sim::CalciumRunConfig run = c.calcium;
+        run.protocol.rate_hz = rate;
+        if (rate == 0.0) run.protocol.spikes = "none";
+        const auto costs = sim::calcium_costs(run);
+        if (total.empty()) {
+            total = costs;
+            continue;
+        }
+        for (size_t i = 0; i < costs.size(); ++i) total[i].amount += costs[i].amount;
+    }
+    total = sim::with_prefix(std::move(total), "calcium.");  // knobs of [calibration.calcium] ...
+    for (auto& cost : total) {
+        cost.what = fmt::format("{}, summed over the sweep of {} runs", cost.what, rates.size());
+        cost.knobs.push_back({"rates_hz", "shorten"});  // ... and of [calibration]
+    }
+    return total;
+}
+
+}  // namespace
+
+void check_calibration_costs(const CalibrationConfig& c, const ConfigSection& s, const sim::Limits& limits) {
+    const std::string where = "memory and the calibration file";
+    if (c.ltp_run.empty()) sim::check_costs(sim::network_costs(c.ltp), s.section("ltp"), limits, where);
+    if (c.spatial_run.empty()) sim::check_costs(sim::network_costs(c.spatial), s.section("spatial"), limits, where);
+    if (c.calcium_runs.empty()) {
+        sim::check_costs(sweep_costs(c), s, limits, where);
+    }
 }
 
 namespace {
@@ -331,11 +375,32 @@ InputRecord simulated_input(const std::string& name, const CalibrationConfig& cf
     return r;
 }
 
+// Runs one of the calibration's own simulations. No run file records it, so a failure names it: an
+// IntegrationError with the simulation's name and table, or a RunError when it runs out of memory.
+template <typename Body>
+void run_named(const std::string& name, const std::string& table, const std::string& memory_advice, Body&& body) {
+    try {
+        body();
+    } catch (const sim::IntegrationError& e) {
+        throw sim::IntegrationError(fmt::format("calibration simulation '{}' ([{}]) failed: {}; no calibration "
+                                                "file was written",
+                                                name, table, e.what()),
+                                    e.time_s, e.variable);
+    } catch (const std::bad_alloc&) {
+        throw RunError(
+            fmt::format("calibration simulation '{}' ([{}]) ran out of memory: {} in [{}]; no calibration "
+                        "file was written",
+                        name, table, memory_advice, table));
+    }
+}
+
 void simulate_ltp(const CalibrationConfig& cfg, bool show_progress, Measurements& m) {
     log::info("calibration: LTP experiment ({} cycles, {}x{} {})", cfg.ltp.cycles, cfg.ltp.geometry.n_pre,
               cfg.ltp.geometry.n_post, sim::Geometry::name(cfg.ltp.geometry.kind));
     sim::MemoryRecorder rec;
-    const auto out = sim::run_network(cfg.ltp, rec, show_progress);
+    sim::NetworkSummary out;
+    run_named("ltp", "calibration.ltp", sim::network_memory_advice(cfg.ltp),
+              [&] { out = sim::run_network(cfg.ltp, rec, show_progress); });
     m.ltp.assign(out.ltp.begin(), out.ltp.begin() + cfg.T_max + 1);
     m.sims.emplace_back("ltp", std::move(rec));
     m.inputs.push_back(simulated_input("ltp", cfg, "calibration.ltp", "network", cfg.ltp.protocol.seed));
@@ -345,7 +410,8 @@ void simulate_spatial(const CalibrationConfig& cfg, Measurements& m) {
     log::info("calibration: spatial STP experiment (focal drive on a {}-synapse {})", cfg.spatial.geometry.n_syn(),
               sim::Geometry::name(cfg.spatial.geometry.kind));
     sim::MemoryRecorder rec;
-    sim::run_network(cfg.spatial, rec, false);
+    run_named("spatial", "calibration.spatial", sim::network_memory_advice(cfg.spatial),
+              [&] { sim::run_network(cfg.spatial, rec, false); });
     spatial_from_record(rec, m);
     m.sims.emplace_back("spatial", std::move(rec));
     m.inputs.push_back(simulated_input("spatial", cfg, "calibration.spatial", "network", cfg.spatial.protocol.seed));
@@ -362,7 +428,9 @@ void simulate_calcium_sweep(const CalibrationConfig& cfg, bool show_progress, Me
         c.protocol.rate_hz = rates[i];
         if (rates[i] == 0.0) c.protocol.spikes = "none";
         sim::MemoryRecorder rec;
-        const auto s = sim::run_calcium(c, rec, false);
+        sim::CalciumSummary s{};
+        run_named(calcium_name(rates[i]), "calibration.calcium", sim::calcium_memory_advice(),
+                  [&] { s = sim::run_calcium(c, rec, false); });
         if (!std::isfinite(s.mean_ca_uM))
             throw ConfigError(fmt::format("calibration.calcium.duration_s = {} ends before the stats window ({} s)",
                                           cfg.calcium.duration_s, cfg.calcium.stats_end_s));
@@ -611,14 +679,36 @@ std::string summary_path(const std::string& out_path) {
     return (h5 ? out_path.substr(0, out_path.size() - 3) : out_path) + ".summary.txt";
 }
 
-Calibration calibrate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path,
-                              bool show_progress, Replace replace) {
+namespace {
+
+// The [calibration] table read and checked (keys, values, costs), before anything runs.
+CalibrationConfig read_checked(const Config& cfg, const std::string& config_dir, const sim::Limits& limits) {
     const ConfigSection root = cfg.root();
-    const auto seed = static_cast<std::uint64_t>(root.section("run").get_int("seed", 1, Range::non_negative()));
-    CalibrationConfig cc = read_calibration_config(root.section("calibration"), config_dir);
+    root.section("run").get_int("seed", 1, Range::non_negative());
+    const ConfigSection s = root.section("calibration");
+    CalibrationConfig cc = read_calibration_config(s, config_dir);
     for (const char* other : {"run", "network", "calcium"}) cfg.ignore_section(other);  // `rmaat simulate` checks these
     cfg.check_all_used();
+    check_calibration_costs(cc, s, limits);
     cc.resolved_config = cfg.resolved_text();
+    return cc;
+}
+
+}  // namespace
+
+void check_calibration(const Config& cfg, const std::string& config_dir, const sim::Limits& limits) {
+    const CalibrationConfig cc = read_checked(cfg, config_dir, limits);
+    // Input run files: present and HDF5 (their contents are checked before the calibration simulates).
+    std::vector<std::string> inputs = cc.calcium_runs;
+    for (const auto* p : {&cc.ltp_run, &cc.spatial_run})
+        if (!p->empty()) inputs.push_back(*p);
+    for (const auto& p : inputs) h5::File::open_read(p);
+}
+
+Calibration calibrate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path,
+                              bool show_progress, Replace replace, const sim::Limits& limits) {
+    const CalibrationConfig cc = read_checked(cfg, config_dir, limits);
+    const auto seed = static_cast<std::uint64_t>(cfg.root().section("run").get_int("seed", 1, Range::non_negative()));
 
     // Everything is simulated and fitted in memory first: a failure leaves no file behind.
     Calibration c = fit_calibration(cc, measure(cc, show_progress));

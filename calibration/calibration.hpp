@@ -30,6 +30,7 @@
 #include "macro_model/ltp_models.hpp"
 #include "macro_model/power_fit.hpp"
 #include "sim/calcium/calcium_model.hpp"
+#include "sim/limits.hpp"
 #include "sim/network/network_model.hpp"
 #include "sim/recorder.hpp"
 
@@ -58,6 +59,10 @@ sim::NetworkRunConfig default_ltp_experiment(int T_max);
 sim::NetworkRunConfig default_spatial_experiment();
 
 CalibrationConfig read_calibration_config(const ConfigSection& calibration, const std::string& config_dir);
+// The work and memory of the simulations the calibration would run (sim/limits.hpp): the LTP and
+// spatial experiments, and the calcium sweep summed over its runs (held in memory together). Throws
+// ConfigError naming the key to change, unless limits allow large runs.
+void check_calibration_costs(const CalibrationConfig& cfg, const ConfigSection& calibration, const sim::Limits& limits);
 
 // Where one input of a calibration came from: /calibration/inputs/<name>.
 struct InputRecord {
@@ -135,7 +140,12 @@ std::string summary_path(const std::string& out_path);
 // names on error (a WriteError names the file and the reason). Both are written completely under working
 // names of their own before either is published; `replace` says whether files that appeared under their
 // names meanwhile are replaced (the CLI passes Replace::no unless --force, after refusing existing ones).
+// The config is read and checked (keys, values, the costs against `limits`) before anything runs; a
+// simulation of its own that fails is named (IntegrationError, or RunError when out of memory).
 Calibration calibrate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path,
-                              bool show_progress, Replace replace = Replace::yes);
+                              bool show_progress, Replace replace = Replace::yes, const sim::Limits& limits = {});
+// Only the checks calibrate_to_file() makes before it runs anything, and that the input run files
+// open as HDF5 (`rmaat pipeline` checks every stage first).
+void check_calibration(const Config& cfg, const std::string& config_dir, const sim::Limits& limits = {});
 
 }  // namespace rmaat::calib

@@ -8,13 +8,14 @@
 
 namespace rmaat::cli {
 
-void run_calibration(const std::string& config_path, bool demo, const std::string& out_path, bool force) {
+void run_calibration(const std::string& config_path, bool demo, const std::string& out_path, bool force,
+                     const sim::Limits& limits) {
     const ConfigInput in = load_config_input("calibrate", config_path, demo);
     check_output("calibrate", out_path, force);
     check_output("calibrate", calib::summary_path(out_path), force);
     log::info("calibrating {} -> {}", in.name, out_path);
-    const calib::Calibration c =
-        calib::calibrate_to_file(in.config, in.dir, out_path, true, force ? Replace::yes : Replace::no);
+    const calib::Calibration c = calib::calibrate_to_file(in.config, in.dir, out_path, true,
+                                                          force ? Replace::yes : Replace::no, limits);
     fmt::print("{}", calib::summary_text(c));
     log::info("wrote {}", out_path);
 }
@@ -26,14 +27,19 @@ void add_calibrate(CLI::App& app) {
                            "simulations or existing run files into a calibration file");
     struct Opts {
         std::string config, out;
-        bool demo = false, force = false;
+        bool demo = false, force = false, allow_large = false;
     };
     auto o = std::make_shared<Opts>();
     cmd->add_option("config", o->config, "Config file (TOML) with a [calibration] table")->check(CLI::ExistingFile);
     cmd->add_flag("--demo", o->demo, "Use the built-in demo config (examples/demo.toml)");
     cmd->add_option("-o,--output", o->out, "Calibration file to write (HDF5)");
     cmd->add_flag("-f,--force", o->force, "Overwrite an existing calibration file and its summary");
-    cmd->callback([o] { run_calibration(o->config, o->demo, o->out, o->force); });
+    add_allow_large(cmd, o->allow_large);
+    cmd->callback([o] {
+        sim::Limits limits;
+        limits.allow_large = o->allow_large;
+        run_calibration(o->config, o->demo, o->out, o->force, limits);
+    });
 }
 
 }  // namespace rmaat::cli

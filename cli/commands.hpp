@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/config.hpp"
+#include "sim/limits.hpp"
 
 namespace rmaat::cli {
 
@@ -16,7 +17,8 @@ struct ConfigInput {
 };
 // Loads the config, or the built-in demo.
 ConfigInput load_config_input(const char* command, const std::string& config_path, bool demo);
-// Checks that an output path is given and that it does not exist unless `force`.
+// Checks an output path before any work: given; not existing unless `force`; never a directory or
+// another non-regular file (not even with `force`); in a directory that exists and is writable.
 void check_output(const char* command, const std::string& out_path, bool force);
 
 void add_simulate(CLI::App& app);
@@ -28,8 +30,11 @@ void add_data(CLI::App& app);
 
 // Shared by simulate and pipeline: config (file or built-in demo) -> run file.
 void run_simulation(const std::string& config_path, bool demo, const std::string& out_path, bool force,
-                    bool check_only = false);
+                    bool check_only = false, const sim::Limits& limits = {});
 // Shared by calibrate and pipeline: config (file or built-in demo) -> calibration file.
-void run_calibration(const std::string& config_path, bool demo, const std::string& out_path, bool force);
+void run_calibration(const std::string& config_path, bool demo, const std::string& out_path, bool force,
+                     const sim::Limits& limits = {});
+// The --allow-large flag of simulate, calibrate and pipeline (sim/limits.hpp).
+void add_allow_large(CLI::App* cmd, bool& allow_large);
 
 }  // namespace rmaat::cli

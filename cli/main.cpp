@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 
 #include <exception>
+#include <new>
+#include <string>
 
 #include "cli/commands.hpp"
 #include "core/error.hpp"
@@ -11,7 +13,19 @@
 #include "core/progress.hpp"
 #include "core/provenance.hpp"
 #include "rmaat/version.hpp"
-#include "sim/ode_driver.hpp"
+
+namespace {
+
+std::string subcommand_name(const CLI::App& app) {
+    std::string name;
+    for (const CLI::App* sub = &app; !sub->get_subcommands().empty();) {
+        sub = sub->get_subcommands().front();
+        name += (name.empty() ? "" : " ") + sub->get_name();
+    }
+    return name;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     // Every HDF5 file is closed explicitly (RAII) before main returns; the library's own clean-up at exit
@@ -41,8 +55,8 @@ int main(int argc, char** argv) {
     });
 
     // Exit codes (docs/design.md section 7.4): 0 success, 2 bad input (InputError: arguments, configs,
-    // data, run and calibration files), 1 failed run (RunError: also a failed write), 128 + signal for a
-    // run stopped by SIGINT (130) or SIGTERM (143), 1 for anything else (a bug in rmaat).
+    // data, run and calibration files), 1 failed run (RunError: also a failed write, out of memory), 128 +
+    // signal for a run stopped by SIGINT (130) or SIGTERM (143), 1 for anything else (a bug in rmaat).
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -60,10 +74,17 @@ int main(int argc, char** argv) {
     } catch (const rmaat::Interrupted& e) {
         rmaat::log::error("{}", e.what());
         return 128 + e.signal;
-    } catch (const rmaat::sim::IntegrationError&) {
-        return 1;  // already reported with the run file's name
     } catch (const rmaat::RunError& e) {
+        // An IntegrationError names the model and the run file, or the calibration's simulation.
         rmaat::log::error("run failed: {}", e.what());
+        return 1;
+    } catch (const std::bad_alloc&) {
+        // Where a stage knows what holds the memory it says so (a RunError above); this is anything else.
+        rmaat::log::error(
+            "out of memory in 'rmaat {}': the input needs more memory than this machine has; reduce the sizes in "
+            "its config (network n_pre x n_post, record_full, the recording grids record_dt_s, durations, the "
+            "calibration's rates_hz)",
+            subcommand_name(app));
         return 1;
     } catch (const std::exception& e) {
         rmaat::log::error("internal error (please report it): {}", e.what());

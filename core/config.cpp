@@ -4,17 +4,19 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <functional>
 #include <set>
 #include <sstream>
 
 #include <fmt/format.h>
 
+#include "core/input_file.hpp"
+
 namespace rmaat {
 
 bool Range::contains(double v) const {
     if (std::isnan(v)) return false;
+    if (std::isinf(v) && !infinity_allowed) return false;
     if (lo_open ? !(v > lo) : !(v >= lo)) return false;
     if (hi_open ? !(v < hi) : !(v <= hi)) return false;
     return true;
@@ -25,7 +27,134 @@ std::string Range::describe() const {
     if (has_lo && has_hi) return fmt::format("in {}{}, {}{}", lo_open ? "(" : "[", lo, hi, hi_open ? ")" : "]");
     if (has_lo) return fmt::format("{} {}", lo_open ? ">" : ">=", lo);
     if (has_hi) return fmt::format("{} {}", hi_open ? "<" : "<=", hi);
-    return "finite";
+    return infinity_allowed ? "a number" : "finite";
+}
+
+std::string Range::requirement(double v) const {
+    const std::string d = describe();
+    if (!std::isinf(v) || infinity_allowed || d == "finite") return d;
+    return "finite and " + d;
+}
+
+std::size_t toml_nesting_depth(std::string_view text, std::size_t stop_above, std::size_t* line_out) {
+    // A small state machine over the TOML grammar: where a key may start (line start at the top level,
+    // after '{' or ',' inside an inline table) the dotted components are counted up to '='; in a value
+    // only '[' and '{' nest. Strings (basic, literal, multi-line) and comments are skipped. toml++
+    // stops at the first syntax error, so only a well-formed prefix of the text needs exact treatment.
+    struct Frame {
+        bool table;         // inline table (keys inside) or array (values inside)
+        std::size_t depth;  // depth of the container itself; its keys or elements sit below it
+    };
+    std::vector<Frame> stack;
+    const std::size_t n = text.size();
+    std::size_t i = 0, line = 1, deepest = 0, deepest_line = 1;
+    std::size_t header = 0;  // depth of the current [table] (its components; +1 for [[array]])
+    std::size_t value = 0;   // depth of the value being read
+    std::size_t parts = 1;   // components of the key being read
+    bool in_key = true, line_start = true;
+    auto note = [&](std::size_t d) {
+        if (d > deepest) deepest = d, deepest_line = line;
+    };
+    // Skips a string starting at text[i]; returns with i just past it.
+    auto skip_string = [&]() {
+        const char q = text[i];
+        const bool triple = i + 2 < n && text[i + 1] == q && text[i + 2] == q;
+        i += triple ? 3 : 1;
+        while (i < n) {
+            const char c = text[i];
+            if (c == '\\' && q == '"') {
+                if (i + 1 < n && text[i + 1] == '\n') ++line;
+                i += 2;
+                continue;
+            }
+            if (c == '\n') {
+                if (!triple) return;  // unterminated: toml++ reports it
+                ++line;
+            }
+            if (c == q && (!triple || (i + 2 < n && text[i + 1] == q && text[i + 2] == q))) {
+                i += triple ? 3 : 1;
+                while (triple && i < n && text[i] == q) ++i;  // up to two quotes end the content
+                return;
+            }
+            ++i;
+        }
+    };
+    auto key_base = [&]() { return stack.empty() ? header : stack.back().depth; };
+    while (i < n && deepest <= stop_above) {
+        const char c = text[i];
+        if (c == '\n') {
+            ++line;
+            ++i;
+            if (stack.empty()) in_key = true, line_start = true, parts = 1;
+            continue;
+        }
+        if (c == ' ' || c == '\t' || c == '\r') {
+            ++i;
+            continue;
+        }
+        if (c == '#') {
+            while (i < n && text[i] != '\n') ++i;
+            continue;
+        }
+        if (line_start && stack.empty() && c == '[') {  // table header: [a.b] or [[a.b]]
+            const bool array = i + 1 < n && text[i + 1] == '[';
+            i += array ? 2 : 1;
+            std::size_t comps = 1;
+            while (i < n && text[i] != ']' && text[i] != '\n') {
+                if (text[i] == '"' || text[i] == '\'') {
+                    skip_string();
+                    continue;
+                }
+                if (text[i] == '.') ++comps;
+                ++i;
+            }
+            header = comps + (array ? 1 : 0);
+            note(header);
+            while (i < n && text[i] != '\n') ++i;  // the rest of the header line
+            line_start = false;
+            continue;
+        }
+        line_start = false;
+        if (c == '"' || c == '\'') {
+            skip_string();
+            continue;
+        }
+        if (in_key) {
+            if (c == '.') {
+                note(key_base() + ++parts);
+            } else if (c == '=') {
+                value = key_base() + parts;
+                note(value);
+                in_key = false;
+            } else if (c == '}' && !stack.empty()) {  // empty inline table
+                value = stack.back().depth;
+                stack.pop_back();
+                in_key = false;
+            }
+            ++i;
+            continue;
+        }
+        if (c == '[' || c == '{') {
+            stack.push_back({c == '{', value});
+            if (c == '{') {
+                in_key = true, parts = 1;
+            } else {
+                value += 1;
+                note(value);
+            }
+        } else if ((c == ']' || c == '}') && !stack.empty()) {
+            value = stack.back().depth;
+            stack.pop_back();
+        } else if (c == ',' && !stack.empty()) {
+            if (stack.back().table)
+                in_key = true, parts = 1;
+            else
+                value = stack.back().depth + 1;
+        }
+        ++i;
+    }
+    if (line_out) *line_out = deepest_line;
+    return deepest;
 }
 
 struct ConfigSection::State {
@@ -99,6 +228,18 @@ std::string type_name(const toml::node& n) {
     }
 }
 
+// A key whose name holds a dot (only possible quoted) or is empty.
+std::string quoted_key_error(const std::string& source, int line, const std::string& prefix, const std::string& name,
+                             bool table) {
+    const std::string where = prefix.empty() ? "at the top level" : "in [" + prefix + "]";
+    if (name.empty()) return fmt::format("{}:{}: unknown key \"\" {}: a key needs a name", source, line, where);
+    return fmt::format(
+        "{}:{}: unknown {} \"{}\" {}: the quotes make it one {} with a dot in its name, not the dotted {} {}{}; "
+        "remove the quotes",
+        source, line, table ? "table" : "key", name, where, table ? "table" : "key", table ? "table" : "key",
+        prefix.empty() ? "" : prefix + ".", name);
+}
+
 }  // namespace
 
 std::string ConfigSection::full_key(std::string_view key) const {
@@ -133,7 +274,7 @@ double ConfigSection::get_double(std::string_view key, double fallback, Range ra
         if (!n->is_number()) throw error(key, fmt::format("expected a number, got {}", type_name(*n)));
         v = n->value<double>().value();
     }
-    if (!range.contains(v)) throw error(key, fmt::format("value {} out of range: must be {}", v, range.describe()));
+    if (!range.contains(v)) throw error(key, fmt::format("value {} out of range: must be {}", v, range.requirement(v)));
     put_resolved(state_->resolved, full, v);
     return v;
 }
@@ -202,8 +343,8 @@ std::vector<double> ConfigSection::get_double_array(std::string_view key, std::v
     }
     for (size_t i = 0; i < v.size(); ++i)
         if (!element_range.contains(v[i]))
-            throw error(key,
-                        fmt::format("element {} = {} out of range: must be {}", i, v[i], element_range.describe()));
+            throw error(
+                key, fmt::format("element {} = {} out of range: must be {}", i, v[i], element_range.requirement(v[i])));
     toml::array out;
     for (double d : v) out.push_back(d);
     put_resolved(state_->resolved, full, std::move(out));
@@ -234,9 +375,22 @@ std::vector<std::string> ConfigSection::get_string_array(std::string_view key, s
     return v;
 }
 
+void check_toml_bounds(std::string_view text, const std::string& source) {
+    if (text.size() > kMaxConfigBytes)
+        throw ConfigError(fmt::format("{}: {} bytes of config, more than the limit of {} MiB", source, text.size(),
+                                      kMaxConfigBytes >> 20));
+    std::size_t line = 0;
+    if (toml_nesting_depth(text, kMaxConfigNesting, &line) > kMaxConfigNesting)
+        throw ConfigError(
+            fmt::format("{}:{}: tables, keys and arrays nested more than {} levels deep (the limit); "
+                        "an rmaat config needs a handful",
+                        source, line, kMaxConfigNesting));
+}
+
 Config Config::from_string(std::string_view text, std::string source_name) {
     auto st = std::make_shared<ConfigSection::State>();
     st->source = std::move(source_name);
+    check_toml_bounds(text, st->source);
     try {
         st->doc = toml::parse(text, st->source);
     } catch (const toml::parse_error& e) {
@@ -247,11 +401,13 @@ Config Config::from_string(std::string_view text, std::string source_name) {
 }
 
 Config Config::from_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw ConfigError(fmt::format("{}: cannot open config file", path));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return from_string(ss.str(), path);
+    std::string text;
+    try {
+        text = read_regular_file(path, kMaxConfigBytes, "config file");
+    } catch (const InputError& e) {
+        throw ConfigError(e.what());
+    }
+    return from_string(text, path);
 }
 
 ConfigSection Config::root() const {
@@ -295,6 +451,11 @@ void Config::check_all_used() const {
             const std::string name(k.str());
             const std::string full = prefix.empty() ? name : prefix + "." + name;
             const int line = static_cast<int>(node.source().begin.line);
+            if (name.empty() || name.find('.') != std::string::npos) {
+                // A getter's dotted path never reaches it, yet its full name looks like one it asked for.
+                consider(line, quoted_key_error(st.source, line, prefix, name, node.is_table()));
+                continue;
+            }
             if (node.is_table()) {
                 if (st.ignored_sections.count(full)) continue;
                 if (!st.used_sections.count(full))

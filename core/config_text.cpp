@@ -13,6 +13,7 @@ namespace rmaat::config_text {
 namespace {
 
 toml::table parse(std::string_view text, const std::string& source) {
+    check_toml_bounds(text, source + " (stored config)");  // run files are hostile input (docs/design.md section 7.3)
     try {
         return toml::parse(text, source);
     } catch (const toml::parse_error& e) {

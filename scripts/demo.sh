@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
 OUT=${1:-demo}
-./build/rmaat pipeline -o "$OUT"
+./build/rmaat pipeline -o "$OUT" --force  # a rerun replaces the previous demo
 /usr/bin/python3 scripts/plot_run.py "$OUT/sim.h5" -o "$OUT/plots"
 /usr/bin/python3 scripts/plot_run.py "$OUT/calib.h5" -o "$OUT/plots"
 echo "demo: run file $OUT/sim.h5, calibration $OUT/calib.h5 ($OUT/calib.summary.txt), figures in $OUT/plots/"

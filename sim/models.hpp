@@ -7,16 +7,23 @@
 // every model's config is checked before the first one starts.
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/choices.hpp"
 #include "core/config.hpp"
+#include "sim/limits.hpp"
 #include "sim/recorder.hpp"
 
 namespace rmaat::sim {
 
 // A model's run with its config read and validated: simulates into `recorder`.
 // Throws IntegrationError (time and variable named) after flushing what was recorded.
-using SimRun = std::function<void(Recorder& recorder, bool show_progress)>;
+struct SimRun {
+    std::function<void(Recorder& recorder, bool show_progress)> body;
+    std::vector<Cost> costs;    // what it would take (sim/limits.hpp); knobs relative to the model's table
+    std::string memory_advice;  // what to reduce when it runs out of memory
+    void operator()(Recorder& recorder, bool show_progress) const { body(recorder, show_progress); }
+};
 // Reads and validates a model's config table (ConfigError naming the key and line).
 using SimReader = SimRun (*)(const ConfigSection& table, const std::string& config_dir);
 

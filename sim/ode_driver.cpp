@@ -84,10 +84,22 @@ SegmentResult integrate_dopri5(const Rhs& rhs, State& y, double t0, double t1, c
     return {t1, false, steps};
 }
 
+// Steps of a segment: ceil(len / dt), at least 1. A count beyond kMaxSegmentSteps (or not a number)
+// would overflow the step counter (undefined behaviour that took one step): refused.
+long rk4_steps(double t0, double t1, double dt) {
+    const double steps = std::ceil((t1 - t0) / dt - 1e-9);
+    if (!(steps <= kMaxSegmentSteps))
+        throw InputError(
+            fmt::format("rk4: the segment [{:.9g}, {:.9g}] s needs {:.3g} steps of dt_s = {:.3g} s, more "
+                        "than the limit of {:.0e}; raise the integrator's dt_s",
+                        t0, t1, steps, dt, kMaxSegmentSteps));
+    return std::max(1L, static_cast<long>(steps));
+}
+
 // Fixed-step classic RK4; inside a step the state is the cubic Hermite interpolant of the end points.
 SegmentResult integrate_rk4(const Rhs& rhs, State& y, double t0, double t1, const IntegratorOptions& opt,
                             const StateNamer& namer, const StepObserver& observer) {
-    const long n = std::max(1L, static_cast<long>(std::ceil((t1 - t0) / opt.dt_s - 1e-9)));
+    const long n = rk4_steps(t0, t1, opt.dt_s);
     const double h = (t1 - t0) / static_cast<double>(n);
     const Eigen::Index dim = y.size();
     State k1(dim), k2(dim), k3(dim), k4(dim), tmp(dim), y0(dim), f0(dim), f1(dim);

@@ -59,6 +59,11 @@ struct SegmentResult {
     long steps;    // accepted steps
 };
 
+// The most rk4 steps one segment may take (1e15: decades of work; the step counter stays exact). A
+// segment that needs more is an InputError naming dt_s; configs are checked against the smaller
+// limits of sim/limits.hpp before they run.
+inline constexpr double kMaxSegmentSteps = 1e15;
+
 // Integrates y from t0 towards t1; on return y is the state at result.t_end.
 SegmentResult integrate_segment(const Rhs& rhs, State& y, double t0, double t1, const IntegratorOptions& opt,
                                 const StateNamer& namer, const StepObserver& observer = {});

@@ -1,6 +1,7 @@
 #include "sim/simulate.hpp"
 
 #include <algorithm>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -64,8 +65,21 @@ void run_model(h5::File& file, const std::string& name, const SimRun& body, bool
         g.attr("status", std::string("failed: ") + e.what());
         top.attr("status", std::string("failed: ") + e.what());
         commit_run(file);
-        log::error("{} model: {}; what was recorded up to then is in {}", name, e.what(), file.path());
-        throw;
+        throw IntegrationError(
+            fmt::format("{} model: {}; what was recorded up to then is in {}", name, e.what(), file.path()), e.time_s,
+            e.variable);
+    } catch (const std::bad_alloc&) {
+        std::string kept = file.path();
+        try {
+            rec.flush();
+            g.attr("status", std::string("failed: out of memory"));
+            top.attr("status", std::string("failed: out of memory"));
+            commit_run(file);
+        } catch (...) {  // the file stays under its working name
+            kept = file.working_path();
+        }
+        throw RunError(fmt::format("{} model: out of memory; {}. What was recorded up to then is in {}", name,
+                                   body.memory_advice, kept));
     } catch (const Interrupted& e) {
         rec.flush();
         g.attr("status", std::string("interrupted"));
@@ -81,7 +95,7 @@ void run_model(h5::File& file, const std::string& name, const SimRun& body, bool
 }  // namespace
 
 void simulate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path, bool show_progress,
-                      bool check_only, Replace replace) {
+                      bool check_only, Replace replace, const Limits& limits) {
     const ConfigSection root = cfg.root();
     const ConfigSection run = root.section("run");
     const auto models = requested_models(root, run);
@@ -93,6 +107,7 @@ void simulate_to_file(const Config& cfg, const std::string& config_dir, const st
         if (contains(models, m.name)) runs.emplace_back(m.name, m.value(root.section(m.name), config_dir));
     cfg.ignore_section("calibration");  // the next stage of `rmaat pipeline`
     cfg.check_all_used();
+    for (const auto& [name, body] : runs) check_costs(body.costs, root.section(name), limits, "the run file");
     if (check_only) return;
 
     h5::File file = h5::File::create(out_path, replace);

@@ -8,15 +8,18 @@
 
 #include "core/config.hpp"
 #include "core/output_file.hpp"
+#include "sim/limits.hpp"
 
 namespace rmaat::sim {
 
 // The built-in demo config (examples/demo.toml, compiled in).
 const char* demo_config_text();
 
-// Reads, validates, simulates, writes `out_path` (via "<out_path>.partial", renamed at the end).
+// Reads, validates, checks each model's estimated work and output against `limits` (sim/limits.hpp),
+// simulates, writes `out_path` (via "<out_path>.partial", renamed at the end).
 // On an integration error the run file keeps what was recorded, is marked status = "failed: ..." and
-// committed under its final name, and the error is rethrown.
+// committed under its final name, and an IntegrationError naming the model and the run file is thrown;
+// running out of memory does the same with a RunError that says what to reduce.
 // With check_only, stops after reading and validating (nothing is written).
 // The run file is written under a working name of its own (h5::File::create) and published at the end;
 // `replace` says whether a file that appeared under out_path meanwhile is replaced (the CLI passes
@@ -24,6 +27,6 @@ const char* demo_config_text();
 // (core/interrupt.hpp) the file stays under its working name, marked status = "interrupted", and
 // Interrupted names it. On a write error (WriteError: full disk) the unfinished file is removed.
 void simulate_to_file(const Config& cfg, const std::string& config_dir, const std::string& out_path, bool show_progress,
-                      bool check_only = false, Replace replace = Replace::yes);
+                      bool check_only = false, Replace replace = Replace::yes, const Limits& limits = {});
 
 }  // namespace rmaat::sim

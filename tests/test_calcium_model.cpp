@@ -10,6 +10,7 @@
 #include "core/config.hpp"
 #include "sim/calcium/calcium_model.hpp"
 #include "sim/recorder.hpp"
+#include "sim/simulate.hpp"
 
 using rmaat::Config;
 using rmaat::ConfigError;
@@ -532,4 +533,48 @@ TEST_CASE("a blow-up is an IntegrationError naming time and variable, with the t
         CHECK(e.variable == "I");
         CHECK(e.time_s >= 0.5);
     }
+}
+
+TEST_CASE("config: values that are not finite are config errors naming file, line and key", "[calcium][config]") {
+    // They passed the ranges and failed only in run_calcium, after the run file was created, without a line.
+    auto read = [](const std::string& text) {
+        const Config cfg = Config::from_string(text, "inf.toml");
+        rmaat::sim::read_calcium_config(cfg.section("calcium"));
+    };
+    CHECK_THROWS_AS(read("[calcium.params]\nK_P = inf\n"), ConfigError);
+    CHECK_THROWS_WITH(
+        read("[calcium.params]\nK_P = inf\n"),
+        ContainsSubstring("inf.toml:2: calcium.params.K_P: value inf out of range: must be finite and > 0"));
+    CHECK_THROWS_WITH(read("[calcium]\nduration_s = inf\n"), ContainsSubstring("inf.toml:2: calcium.duration_s"));
+    CHECK_THROWS_WITH(read("[calcium]\nrecord_dt_s = inf\n"), ContainsSubstring("inf.toml:2: calcium.record_dt_s"));
+    CHECK_THROWS_WITH(read("[calcium.input]\nrate_hz = inf\n"), ContainsSubstring("inf.toml:2: calcium.input.rate_hz"));
+    CHECK_THROWS_WITH(read("[calcium]\nstats_window_s = [0.0, inf]\n"),
+                      ContainsSubstring("inf.toml:2: calcium.stats_window_s"));
+}
+
+TEST_CASE("a calcium run that cannot finish or fit is refused before it starts, naming the key", "[calcium][limits]") {
+    auto check = [](const std::string& toml, rmaat::sim::Limits limits = {}) {
+        rmaat::sim::simulate_to_file(Config::from_string(toml, "ca.toml"), "", "", false, true, limits);
+    };
+    rmaat::sim::Limits allow;
+    allow.allow_large = true;
+    // 1e300 Hz for 300 s: the spike loop never left t0.
+    CHECK_THROWS_WITH(check("[calcium.input]\nrate_hz = 1e300\n", allow),
+                      ContainsSubstring("ca.toml:2: calcium.input.rate_hz: the run would take 3e+302 presynaptic "
+                                        "spikes") &&
+                          ContainsSubstring("cannot finish"));
+    CHECK_THROWS_WITH(check("[calcium]\nrecord_dt_s = 1e-300\n", allow),
+                      ContainsSubstring("ca.toml:2: calcium.record_dt_s: the run would take 3e+302 trace rows"));
+    CHECK_THROWS_WITH(check("[calcium]\nduration_s = 1e300\n", allow),
+                      ContainsSubstring("ca.toml:2: calcium.duration_s"));
+    // 3e8 rows of 11 columns: 24.6 GiB, refused unless allowed.
+    CHECK_THROWS_WITH(check("[calcium]\nrecord_dt_s = 1e-6\n"),
+                      ContainsSubstring("calcium.record_dt_s: the run would record 24.6 GiB in the run file") &&
+                          ContainsSubstring("or pass --allow-large"));
+    CHECK_NOTHROW(check("[calcium]\nrecord_dt_s = 1e-6\n", allow));
+    CHECK_THROWS_WITH(check("[calcium.integrator]\nmethod = \"rk4\"\ndt_s = 1e-15\n"),
+                      ContainsSubstring("ca.toml:3: calcium.integrator.dt_s: the run would take 3e+17 rk4 steps"));
+    CHECK_THROWS_WITH(check("[calcium.integrator]\ndt_max_s = 1e-9\n"),
+                      ContainsSubstring("calcium.integrator.dt_max_s: the run would take 3e+11 dopri5 steps"));
+    CHECK_NOTHROW(check("[calcium]\nduration_s = 10.0\n"));
 }

@@ -703,3 +703,69 @@ TEST_CASE("hostile calibration files: the RF table must be a square 2-D table of
             "f['calibration'].attrs['format'] = np.array(['rmaat-calibration'] * 2, dtype=h5py.string_dtype())",
             "attribute 'format' holds 2 elements of string, expected one string");
 }
+
+TEST_CASE("a calibration checks its whole config, its simulations' costs and the stats window before it runs",
+          "[calibration][errors]") {
+    const std::string out = dir + "/calib_early.h5";
+    auto error_of = [&](const std::string& toml) -> std::string {
+        std::remove(out.c_str());
+        try {
+            calib::check_calibration(Config::from_string(toml, "early.toml"), "");
+        } catch (const ConfigError& e) {
+            return e.what();
+        }
+        return "no error";
+    };
+    // A sweep that ends before its statistics window: a config error with its line, not after the runs.
+    CHECK_THAT(error_of(std::string(kQuick) + "[calibration.calcium]\nduration_s = 100.0\n"),
+               ContainsSubstring("early.toml:7: calibration.calcium.duration_s: 100 s ends before the statistics "
+                                 "window [120, 300] s"));
+    CHECK_THAT(error_of("[calibration]\nrates_hz = [1e300, 2.0, 3.0]\n"),
+               ContainsSubstring("early.toml:2: calibration.rates_hz: the run would take 3e+302 presynaptic spikes") &&
+                   ContainsSubstring("summed over the sweep of 4 runs"));
+    CHECK_THAT(error_of("[calibration]\nT_max = 8\n[calibration.ltp]\nrecord_dt_s = 1e-9\n"),
+               ContainsSubstring("early.toml:4: calibration.ltp.record_dt_s: the run would take 4e+10 trace rows") &&
+                   ContainsSubstring("in [calibration.ltp]"));
+    CHECK_THAT(error_of("[calibration.spatial.integrator]\nmethod = \"rk4\"\ndt_s = 1e-19\n"),
+               ContainsSubstring("calibration.spatial.integrator.dt_s") && ContainsSubstring("cannot finish"));
+    CHECK_THAT(error_of(std::string(kQuick) + "[calibration.calcium.input]\nrate = 3.0\n"),
+               ContainsSubstring("unknown key 'calibration.calcium.input.rate'"));
+    CHECK(error_of(kQuick) == "no error");
+    // calibrate_to_file checks the same before it runs anything.
+    try {
+        calib::calibrate_to_file(
+            Config::from_string(std::string(kQuick) + "[calibration.calcium]\nduration_s = 100.0\n", "early.toml"), "",
+            out, false);
+        FAIL("expected a ConfigError");
+    } catch (const ConfigError& e) {
+        CHECK_THAT(std::string(e.what()), ContainsSubstring("early.toml:7:"));
+    }
+    CHECK_FALSE(exists(out));
+}
+
+TEST_CASE("a calibration whose own simulation fails names that simulation", "[calibration][errors]") {
+    const std::string toml = R"([calibration]
+T_max = 4
+[calibration.ltp]
+cycles = 4
+[calibration.ltp.params]
+gamma_s = 0.1
+[calibration.ltp.nonlinearity]
+Psi = "relu"
+Psi_gain = 50.0
+K = "relu"
+K_gain = 50.0
+)";
+    const std::string out = dir + "/calib_blowup.h5";
+    std::remove(out.c_str());
+    try {
+        calib::calibrate_to_file(Config::from_string(toml, "blowup.toml"), "", out, false);
+        FAIL("expected an IntegrationError");
+    } catch (const sim::IntegrationError& e) {
+        CHECK_THAT(std::string(e.what()), ContainsSubstring("calibration simulation 'ltp' ([calibration.ltp]) failed: "
+                                                            "non-finite state at t = ") &&
+                                              ContainsSubstring("no calibration file was written"));
+        CHECK(e.time_s > 0.0);
+    }
+    CHECK_FALSE(exists(out));
+}

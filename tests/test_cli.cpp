@@ -150,6 +150,10 @@ n_post = 2
 cycles = 2
 )";
 
+// An address-space limit (ulimit -v) above what a bare rmaat maps (~0.8 GB, LibTorch included) and
+// below a 2.1 GB allocation, so that one fails with std::bad_alloc.
+constexpr long kOomAddressSpaceKiB = 1800000;
+
 }  // namespace
 
 TEST_CASE("every subcommand has --help", "[cli]") {
@@ -468,4 +472,129 @@ TEST_CASE("inspect reads h5py's variable-length strings and reports attributes i
     CHECK_THAT(r.output, ContainsSubstring("status: complete") && ContainsSubstring("x [3] uM") &&
                              ContainsSubstring("tool: (unreadable: ") &&
                              ContainsSubstring("attribute 'tool' holds 2000 elements of floating-point number"));
+}
+
+TEST_CASE("hostile configs are bad input: deep nesting, quoted dotted keys, inf, runs that cannot finish",
+          "[cli][errors]") {
+    const std::string out = dir + "/hostile.h5";
+    std::remove(out.c_str());
+    auto check = [&](const std::string& name, const std::string& text, const std::string& message,
+                     const std::string& flags = "--check") {
+        const std::string cfg = write_file(name, text);
+        const Result r = run("simulate " + cfg + " -o " + out + " " + flags + " --no-progress");
+        INFO(name << ": " << r.output);
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, ContainsSubstring(message));
+        CHECK_FALSE(exists(out));
+        CHECK(partials(out).empty());
+    };
+    std::string deep = "[a";
+    for (int i = 0; i < 40000; ++i) deep += ".a";
+    check("deep.toml", deep + "]\nx = 1\n", "deep.toml:1: tables, keys and arrays nested more than 64 levels deep");
+    check("quoted.toml", "[network]\n\"params.tau_n\" = -5.0\n",
+          "quoted.toml:2: unknown key \"params.tau_n\" in [network]");
+    // Once validated only in run_calcium, after the run file was created: an internal error, exit 1.
+    check("ca_inf.toml", "[calcium.params]\nK_P = inf\n", "ca_inf.toml:2: calcium.params.K_P: value inf out of range",
+          "--force");
+    check("rate.toml", "[calcium.input]\nrate_hz = 1e300\n", "rate.toml:2: calcium.input.rate_hz: the run would take");
+    check("rk4.toml", "[network.integrator]\nmethod = \"rk4\"\ndt_s = 1e-19\n",
+          "rk4.toml:3: network.integrator.dt_s: the run would take 3.2e+21 rk4 steps");
+    // Over the soft limit: refused, unless --allow-large (then a warning).
+    const std::string big = "[network]\nrecord_dt_s = 1e-7\n";
+    check("big.toml", big, "or pass --allow-large");
+    const Result allowed = run("simulate " + write_file("big.toml", big) + " --check --allow-large --no-progress");
+    INFO(allowed.output);
+    CHECK(allowed.code == 0);
+    CHECK_THAT(allowed.output,
+               ContainsSubstring("warning: network.record_dt_s: the run would take 3.2e+09 trace rows") &&
+                   ContainsSubstring("allowed by --allow-large"));
+    // Not a regular file.
+    const Result dev = run("simulate /dev/zero --check");
+    CHECK(dev.code == 2);
+    CHECK_THAT(dev.output, ContainsSubstring("/dev/zero: config file must be a regular file"));
+    for (const char* sub : {"simulate", "calibrate", "pipeline"})
+        CHECK_THAT(run(std::string(sub) + " --help").output, ContainsSubstring("--allow-large"));
+}
+
+TEST_CASE("pipeline checks every stage and every output before it runs, and overwrites only with --force",
+          "[cli][errors]") {
+    const std::string out = dir + "/pipe";
+    shell("rm -rf " + out);
+    SECTION("a typo in [calibration] fails before the simulation") {
+        const std::string cfg =
+            write_file("pipe_typo.toml", std::string(kSmallNetwork) + "[calibration]\nT_max = 4\nrates = [1.0]\n");
+        const Result r = run("pipeline " + cfg + " -o " + out + " --no-progress");
+        INFO(r.output);
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, ContainsSubstring("pipe_typo.toml:9: unknown key 'calibration.rates'"));
+        CHECK_FALSE(exists(out + "/sim.h5"));
+    }
+    SECTION("existing outputs: refused without --force, replaced with it") {
+        const std::string cfg = write_file("pipe_sim.toml", kSmallNetwork);
+        REQUIRE(run("pipeline " + cfg + " -o " + out + " --no-progress").code == 0);
+        REQUIRE(exists(out + "/sim.h5"));
+        const Result again = run("pipeline " + cfg + " -o " + out + " --no-progress");
+        INFO(again.output);
+        CHECK(again.code == 2);
+        CHECK_THAT(again.output, ContainsSubstring(out + "/sim.h5' exists; pass --force"));
+        const Result forced = run("pipeline " + cfg + " -o " + out + " --force --no-progress");
+        INFO(forced.output);
+        CHECK(forced.code == 0);
+    }
+    SECTION("an output that cannot be written fails before the simulation, even with --force") {
+        const std::string cfg = write_file("pipe_both.toml", std::string(kSmallNetwork) + "[calibration]\nT_max = 4\n");
+        shell("mkdir -p " + out + "/calib.h5");
+        const Result r = run("pipeline " + cfg + " -o " + out + " --force --no-progress");
+        INFO(r.output);
+        CHECK(r.code == 2);
+        CHECK_THAT(r.output, ContainsSubstring(out + "/calib.h5' exists and is not a regular file (a directory)"));
+        CHECK_FALSE(exists(out + "/sim.h5"));
+    }
+}
+
+TEST_CASE("a failed run exits 1 with a message: a calibration's own simulation, running out of memory",
+          "[cli][errors]") {
+    SECTION("a calibration whose LTP simulation blows up names it") {
+        const std::string cfg = write_file("calib_nan.toml", R"([calibration]
+T_max = 4
+[calibration.ltp]
+cycles = 4
+[calibration.ltp.params]
+gamma_s = 0.1
+[calibration.ltp.nonlinearity]
+Psi = "relu"
+Psi_gain = 50.0
+K = "relu"
+K_gain = 50.0
+)");
+        const Result r = run("calibrate " + cfg + " -o " + dir + "/calib_nan.h5 --force --no-progress");
+        INFO(r.output);
+        CHECK(r.code == 1);
+        CHECK_THAT(r.output, ContainsSubstring("run failed: calibration simulation 'ltp' ([calibration.ltp]) failed: "
+                                               "non-finite state at t = "));
+        CHECK_FALSE(exists(dir + "/calib_nan.h5"));
+    }
+    SECTION("out of memory says what ran out and what to reduce") {
+        // A dense kernel of 16384 synapses (2.1 GB) under an address-space limit well below it.
+        const std::string cfg = write_file("oom.toml", R"([network]
+n_pre = 128
+n_post = 128
+cycles = 1
+[network.coupling]
+path = "dense"
+)");
+        const std::string out = dir + "/oom.h5";
+        std::remove(out.c_str());
+        const Result r = shell("ulimit -v " + std::to_string(kOomAddressSpaceKiB) + "; " + RMAAT_CLI + " simulate " +
+                               cfg + " -o " + out + " --force --no-progress");
+        INFO(r.output);
+        CHECK(r.code == 1);
+        CHECK_THAT(r.output, ContainsSubstring("run failed: network model: out of memory; the network of 16384 "
+                                               "synapses holds its state, a dense n_syn x n_syn coupling kernel") &&
+                                 ContainsSubstring("use coupling.path = \"fast\""));
+        CHECK_THAT(r.output, !ContainsSubstring("std::bad_alloc"));
+        REQUIRE(exists(out));
+        rmaat::h5::File f = rmaat::h5::File::open_read(out);
+        CHECK(f.root().attr_string("status") == "failed: out of memory");
+    }
 }

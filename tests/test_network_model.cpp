@@ -1,11 +1,14 @@
 // Network model (docs/design.md section 3.1): hand-checkable 2x2 case, coupling paths, steady states, the LTP curve,
 // convergence, protocols and bad input.
+#include <sys/stat.h>
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 
 #include "core/config.hpp"
 #include "sim/network/network_model.hpp"
+#include "sim/simulate.hpp"
 #include "tests/catch.hpp"
 
 using namespace rmaat;
@@ -308,4 +311,93 @@ TEST_CASE("bad network input gives errors that name the place", "[network][error
         }
         CHECK(rec.times("trace").size() >= 1);
     }
+}
+
+TEST_CASE("check_max_synapses is bounded like the dense path it builds", "[network][errors]") {
+    // The dense check builds the n_syn x n_syn kernel: 1e6 synapses asked for 8 TB, past the dense guard.
+    CHECK_THROWS_WITH(config_from("[network]\n[network.coupling]\ncheck_max_synapses = 1000000\n"),
+                      ContainsSubstring("test.toml:3: network.coupling.check_max_synapses: value 1000000 out of "
+                                        "range: must be in [0, 16384]"));
+    CHECK(config_from("[network.coupling]\ncheck_max_synapses = 16384\n").coupling.check_max_synapses ==
+          kMaxDenseSynapses);
+    CHECK_THROWS_WITH(config_from("[network]\nn_pre = 200\nn_post = 200\n[network.coupling]\npath = \"dense\"\n"),
+                      ContainsSubstring("network.coupling.path: dense coupling of 40000 synapses needs 12.8 GB"));
+}
+
+TEST_CASE("coordinate files: duplicates found by sorting with both lines named; only regular files",
+          "[network][errors]") {
+    const std::string path = RMAAT_BINARY_DIR "/tests_coords_512.txt";
+    const long side = 512, n = side * side;  // comparing every pair took minutes here (20 at 1024 x 1024)
+    // Synapse k = i * 512 + j at (0.5 i, 0.5 j), on line k + 2 (after a comment); with `duplicate`, the
+    // second to last one at the position of synapse 3, (0, 1.5), written as (-0, 1.5).
+    auto write = [&](bool duplicate) {
+        std::ofstream f(path);
+        f << "# a 512 x 512 lattice, 0.5 um\n";
+        for (long k = 0; k < n; ++k) {
+            if (duplicate && k == n - 2)
+                f << "-0 1.5\n";
+            else
+                f << 0.5 * double(k / side) << " " << 0.5 * double(k % side) << "\n";
+        }
+    };
+    write(false);
+    const Geometry g = Geometry::from_file(path, side, side, 0.5);
+    CHECK(g.positions(n - 1, 0) == 0.5 * (side - 1));
+    CHECK(g.positions(3, 1) == 1.5);
+    write(true);
+    CHECK_THROWS_WITH(Geometry::from_file(path, side, side, 0.5),
+                      ContainsSubstring("tests_coords_512.txt:262144: synapse 262142 has the same position (-0, 1.5) "
+                                        "as synapse 3 (line 5)"));
+    std::remove(path.c_str());
+
+    // Not a regular file: refused before reading (a FIFO blocked the open, /dev/zero never ended).
+    const std::string fifo = RMAAT_BINARY_DIR "/tests_coords_fifo.txt";
+    CHECK_THROWS_WITH(Geometry::from_file(RMAAT_BINARY_DIR, 2, 2, 1.0),
+                      ContainsSubstring("coordinate file must be a regular file, this is a directory"));
+    std::remove(fifo.c_str());
+    REQUIRE(mkfifo(fifo.c_str(), 0644) == 0);
+    CHECK_THROWS_WITH(Geometry::from_file(fifo, 2, 2, 1.0), ContainsSubstring("this is a FIFO"));
+    std::remove(fifo.c_str());
+    CHECK_THROWS_WITH(Geometry::from_file("/dev/zero", 2, 2, 1.0), ContainsSubstring("this is a character device"));
+}
+
+TEST_CASE("a network run that cannot finish or fit is refused before it starts, naming the estimate and the key",
+          "[network][limits][errors]") {
+    auto check = [](const std::string& toml, const Limits& limits = {}) {
+        simulate_to_file(Config::from_string(toml, "big.toml"), "", "", false, true, limits);
+    };
+    Limits allow;
+    allow.allow_large = true;
+    // 64 cycles of 5 s on a 1e-300 s grid: refused even when large runs are allowed.
+    CHECK_THROWS_AS(check("[network]\nrecord_dt_s = 1e-300\n", allow), ConfigError);
+    CHECK_THROWS_WITH(check("[network]\nrecord_dt_s = 1e-300\n", allow),
+                      ContainsSubstring("big.toml:2: network.record_dt_s: the run would take 3.2e+302 trace rows") &&
+                          ContainsSubstring("it cannot finish"));
+    // 3.2e9 rows: over the limit, unless allowed.
+    CHECK_THROWS_WITH(check("[network]\nrecord_dt_s = 1e-7\n"),
+                      ContainsSubstring("more than the limit of 1e+09 events; raise record_dt_s or lower cycles in "
+                                        "[network], or pass --allow-large"));
+    CHECK_NOTHROW(check("[network]\nrecord_dt_s = 1e-7\n", allow));
+    // Whole arrays of 4096 synapses every millisecond: 29.5 GiB.
+    CHECK_THROWS_WITH(check("[network]\nn_pre = 64\nn_post = 64\nrecord_full = true\nrecord_dt_s = 0.001\n"),
+                      ContainsSubstring("big.toml:4: network.record_full: the run would record 29.5 GiB in the run "
+                                        "file") &&
+                          ContainsSubstring("set record_full = false, raise record_dt_s or lower cycles in [network]"));
+    // rk4 steps of 1e-19 s: 3.2e21 steps.
+    CHECK_THROWS_WITH(check("[network.integrator]\nmethod = \"rk4\"\ndt_s = 1e-19\n", allow),
+                      ContainsSubstring("big.toml:3: network.integrator.dt_s: the run would take 3.2e+21 rk4 steps") &&
+                          ContainsSubstring("cannot finish"));
+    CHECK_THROWS_WITH(check("[network.integrator]\ndt_max_s = 1e-12\n"),
+                      ContainsSubstring("network.integrator.dt_max_s: the run would take 3.2e+14 dopri5 steps"));
+    // A cycle of 2e308 s overflows to inf: not a number of rows.
+    CHECK_THROWS_WITH(check("[network.protocol]\nt_on_s = 1e308\nt_off_s = 1e308\n", allow),
+                      ContainsSubstring("cannot finish"));
+    // The limits themselves: a coordinate file evaluates n_syn^2 kernel entries.
+    Limits tight;
+    tight.max_events = 10;
+    CHECK_THROWS_WITH(check("[network]\nn_pre = 3\nn_post = 3\ncycles = 1\nrecord_dt_s = 100.0\n[network.geometry]\n"
+                            "kind = \"file\"\nfile = \"" RMAAT_SOURCE_DIR "/examples/coords_3x3.txt\"\n",
+                            tight),
+                      ContainsSubstring("big.toml:2: network.n_pre: the run would take 81 coupling-kernel entries"));
+    CHECK_NOTHROW(check("[network]\ncycles = 2\n"));
 }

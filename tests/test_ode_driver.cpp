@@ -87,3 +87,25 @@ TEST_CASE("blow-up is an error naming time and component", "[ode][errors]") {
     CHECK_THROWS_WITH(integrate_segment(rhs, one, 0.0, 0.1, opt, namer),
                       ContainsSubstring("unknown integration method"));
 }
+
+TEST_CASE("rk4 with more steps than the step counter holds is refused, not run as one step", "[ode][errors]") {
+    // ceil(10 / 1e-19) = 1e20 overflowed the long step count (undefined behaviour: it took one step).
+    const Rhs rhs = [](const State& y, State& d, double) { d = -y; };
+    IntegratorOptions opt;
+    opt.method = "rk4";
+    opt.dt_s = 1e-19;
+    State y = State::Ones(1);
+    long steps_seen = 0;
+    const StepObserver count = [&](double, double, const Interpolator&) -> std::optional<double> {
+        ++steps_seen;
+        return std::nullopt;
+    };
+    CHECK_THROWS_AS(integrate_segment(rhs, y, 0.0, 10.0, opt, {}, count), rmaat::InputError);
+    CHECK_THROWS_WITH(
+        integrate_segment(rhs, y, 0.0, 10.0, opt, {}, count),
+        ContainsSubstring("needs 1e+20 steps of dt_s = 1e-19 s") && ContainsSubstring("raise the integrator's dt_s"));
+    CHECK(steps_seen == 0);
+    CHECK(y[0] == 1.0);
+    opt.dt_s = 0.5;  // an ordinary step count still runs
+    CHECK(integrate_segment(rhs, y, 0.0, 10.0, opt, {}).steps == 20);
+}

@@ -176,19 +176,38 @@ SteadyStats steady_stats(const Window& w, double a, double b) {
     return r;
 }
 
-void validate_run(const CalciumRunConfig& cfg) {
-    cfg.params.validate();
+// The first problem of a run config: the key (relative to [calcium]) and the reason. One function for
+// the config reader (a ConfigError at the key's line) and run_calcium (a config built in code).
+struct Problem {
+    std::string key, reason;
+};
+
+std::optional<Problem> find_problem(const CalciumRunConfig& cfg) {
+    for (const auto& spec : param_specs()) {
+        const double v = cfg.params.*spec.field;
+        if (!spec.range.contains(v))
+            return Problem{std::string("params.") + spec.name,
+                           fmt::format("value {} out of range: must be {}", v, spec.range.requirement(v))};
+    }
     const auto& pr = cfg.protocol;
-    auto fail = [](const std::string& m) { throw std::invalid_argument("calcium run: " + m); };
     if (pr.spikes != "regular" && pr.spikes != "poisson" && pr.spikes != "none")
-        fail(fmt::format("unknown spike input '{}' (regular, poisson or none)", pr.spikes));
-    if (!(pr.rate_hz >= 0.0 && std::isfinite(pr.rate_hz))) fail(fmt::format("rate_hz = {} must be >= 0", pr.rate_hz));
-    if (!(pr.t0_s >= 0.0 && std::isfinite(pr.t0_s))) fail(fmt::format("t0_s = {} must be >= 0", pr.t0_s));
+        return Problem{"input.spikes", fmt::format("unknown spike input '{}' (regular, poisson or none)", pr.spikes)};
+    if (!(pr.rate_hz >= 0.0 && std::isfinite(pr.rate_hz)))
+        return Problem{"input.rate_hz", fmt::format("rate_hz = {} must be finite and >= 0", pr.rate_hz)};
+    if (!(pr.t0_s >= 0.0 && std::isfinite(pr.t0_s)))
+        return Problem{"input.t0_s", fmt::format("t0_s = {} must be finite and >= 0", pr.t0_s)};
     if (!(cfg.duration_s > 0.0 && std::isfinite(cfg.duration_s)))
-        fail(fmt::format("duration_s = {} must be > 0", cfg.duration_s));
-    if (!(cfg.record_dt_s > 0.0)) fail(fmt::format("record_dt_s = {} must be > 0", cfg.record_dt_s));
-    if (!(cfg.stats_start_s >= 0.0 && cfg.stats_end_s > cfg.stats_start_s))
-        fail(fmt::format("stats window [{}, {}] must satisfy 0 <= start < end", cfg.stats_start_s, cfg.stats_end_s));
+        return Problem{"duration_s", fmt::format("duration_s = {} must be finite and > 0", cfg.duration_s)};
+    if (!(cfg.record_dt_s > 0.0 && std::isfinite(cfg.record_dt_s)))
+        return Problem{"record_dt_s", fmt::format("record_dt_s = {} must be finite and > 0", cfg.record_dt_s)};
+    if (!(cfg.stats_start_s >= 0.0 && cfg.stats_end_s > cfg.stats_start_s && std::isfinite(cfg.stats_end_s)))
+        return Problem{"stats_window_s", fmt::format("stats window [{}, {}] must satisfy 0 <= start < end, finite",
+                                                     cfg.stats_start_s, cfg.stats_end_s)};
+    return std::nullopt;
+}
+
+void validate_run(const CalciumRunConfig& cfg) {
+    if (const auto p = find_problem(cfg)) throw std::invalid_argument("calcium run: " + p->key + ": " + p->reason);
 }
 
 }  // namespace
@@ -233,7 +252,38 @@ CalciumRunConfig read_calcium_config(const ConfigSection& c) {
 
     r.params = CalciumParams::from_config(c.section("params"));
     r.integrator = read_integrator_options(c.section("integrator"), calcium_integrator_defaults());
+    if (const auto p = find_problem(r)) throw c.error(p->key, p->reason);
     return r;
+}
+
+std::string calcium_memory_advice() {
+    return "the calcium run records its trace and spike times: raise record_dt_s, lower duration_s or input.rate_hz";
+}
+
+std::vector<Cost> calcium_costs(const CalciumRunConfig& c) {
+    const double T = c.duration_s, rate = c.protocol.spikes == "none" ? 0.0 : c.protocol.rate_hz;
+    const double after_t0 = std::max(0.0, T - c.protocol.t0_s);
+    const double spikes = rate == 0.0                      ? 0.0
+                          : c.protocol.spikes == "regular" ? std::floor(after_t0 * rate) + 1.0
+                                                           : after_t0 * rate;  // Poisson: expected
+    const double rows = std::floor(T / c.record_dt_s) + 1.0;
+    std::vector<Cost> costs{
+        Cost::events("presynaptic spikes (input.rate_hz x duration_s)", spikes,
+                     {{"input.rate_hz", "lower"}, {"duration_s", "lower"}}),
+        Cost::events("trace rows (duration_s / record_dt_s)", rows,
+                     {{"record_dt_s", "raise"}, {"duration_s", "lower"}}),
+        Cost::recorded(fmt::format("trace {:.3g} rows x {} columns, {:.3g} spike times", rows, kTraced + 1, spikes),
+                       8.0 * (rows * (kTraced + 1) + spikes),
+                       {{"record_dt_s", "raise"}, {"duration_s", "lower"}, {"input.rate_hz", "lower"}}),
+    };
+    const IntegratorOptions& in = c.integrator;
+    if (in.method == "rk4")
+        costs.push_back(Cost::events("rk4 steps (duration_s / integrator.dt_s, at least one per spike)",
+                                     T / in.dt_s + spikes, {{"integrator.dt_s", "raise"}, {"duration_s", "lower"}}));
+    else if (in.dt_max_s > 0)
+        costs.push_back(Cost::events("dopri5 steps at least (duration_s / integrator.dt_max_s)", T / in.dt_max_s,
+                                     {{"integrator.dt_max_s", "raise"}, {"duration_s", "lower"}}));
+    return costs;
 }
 
 CalciumSummary run_calcium(const CalciumRunConfig& cfg, Recorder& rec, bool show_progress) {

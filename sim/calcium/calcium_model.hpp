@@ -11,7 +11,9 @@
 // C_Theta upwards, and the jumps are applied at the event time.
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "sim/limits.hpp"
 #include "sim/ode_driver.hpp"
 
 namespace rmaat {
@@ -101,7 +103,15 @@ struct CalciumRunConfig {
 // Table [calcium]: duration_s, record_dt_s, stats_window_s = [start, end];
 // subtables [calcium.input] (spikes, rate_hz, t0_s, seed), [calcium.params] (CalciumParams fields),
 // [calcium.integrator] (read_integrator_options, defaults calcium_integrator_defaults()).
+// Checks everything run_calcium() checks, so a bad value is a ConfigError naming file, line and key
+// before any run file exists.
 CalciumRunConfig read_calcium_config(const ConfigSection& calcium);
+
+// What a run would take (sim/limits.hpp), knobs relative to the [calcium] table: presynaptic spikes,
+// trace rows, bytes recorded, rk4 steps or the fewest dopri5 steps dt_max_s allows.
+std::vector<Cost> calcium_costs(const CalciumRunConfig& cfg);
+// Which [calcium] keys reduce the memory of a run, for an out-of-memory message.
+std::string calcium_memory_advice();
 
 struct CalciumSummary {
     double mean_ca_uM;         // steady mean Ca: over whole oscillation periods if Ca oscillates

@@ -204,7 +204,7 @@ Coupling::Coupling(const Geometry& g, double lambda_um, double w_T, const Coupli
 
     if (opt.path == CouplingOptions::Path::fast) {
         measured_error_ = std::numeric_limits<double>::quiet_NaN();
-        if (g.n_syn() <= opt.check_max_synapses && g.n_syn() > 1) {
+        if (g.n_syn() <= std::min(opt.check_max_synapses, kMaxDenseSynapses) && g.n_syn() > 1) {
             // Compare the kernel against the exact dense one on the all-ones vector and random vectors.
             // rho comes from the same kernel, and |rho(A) - rho(B)| <= ||A - B||, so this error also
             // bounds the one of T.

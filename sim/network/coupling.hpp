@@ -37,11 +37,15 @@ std::unique_ptr<KernelOperator> make_sparse_kernel(const Geometry& g, double lam
 // Perron root of a non-negative symmetric kernel by power iteration (relative tolerance `tol`).
 double spectral_radius(const KernelOperator& k, double tol = 1e-13, long max_iter = 100000);
 
+// The largest network the dense n_syn x n_syn kernel is built for, on the dense path or to measure
+// the fast path against it (2.1 GB of doubles).
+inline constexpr long kMaxDenseSynapses = 16384;
+
 struct CouplingOptions {
     enum class Path { dense, fast };
     Path path = Path::fast;
     double sparse_cutoff = 1e-12;    // file geometry, fast path
-    long check_max_synapses = 4096;  // measure fast vs dense error up to this size (0: never)
+    long check_max_synapses = 4096;  // measure fast vs dense error up to this size (0: never; <= kMaxDenseSynapses)
 };
 
 class Coupling {

@@ -13,6 +13,9 @@ class ConfigSection;
 
 namespace rmaat::sim {
 
+// A coordinate file is read whole: 256 MiB holds 1024 x 1024 synapses at 256 bytes a line.
+inline constexpr unsigned long long kMaxCoordinateFileBytes = 256ull << 20;
+
 struct Geometry {
     enum class Kind { grid, line, file };
     Kind kind = Kind::grid;
@@ -30,7 +33,8 @@ struct Geometry {
 
     static Geometry grid(long n_pre, long n_post, double dx_um);
     static Geometry line(long n_pre, long n_post, double dx_um);
-    // Errors (std::runtime_error) name the file, the line and the reason.
+    // Errors (std::runtime_error) name the file, the line and the reason; two synapses at one position
+    // name both lines. Only a regular file of at most kMaxCoordinateFileBytes is read.
     static Geometry from_file(const std::string& path, long n_pre, long n_post, double dx_um);
     // Reads [network.geometry]: kind, dx_um, file (relative paths are taken from config_dir);
     // absent keys take the kind and spacing of `defaults`.

@@ -90,15 +90,56 @@ NetworkRunConfig read_network_config(const ConfigSection& net, const std::string
                           ? CouplingOptions::Path::dense
                           : CouplingOptions::Path::fast;
     c.coupling.sparse_cutoff = cs.get_double("sparse_cutoff", d.coupling.sparse_cutoff, Range{0.0, 1.0, false, true});
+    // The dense check builds the n_syn x n_syn kernel too: the same memory bound as the dense path.
     c.coupling.check_max_synapses =
-        cs.get_int("check_max_synapses", d.coupling.check_max_synapses, Range::non_negative());
-    if (c.coupling.path == CouplingOptions::Path::dense && n_pre * n_post > 16384)
+        cs.get_int("check_max_synapses", d.coupling.check_max_synapses, Range::closed(0, double(kMaxDenseSynapses)));
+    if (c.coupling.path == CouplingOptions::Path::dense && n_pre * n_post > kMaxDenseSynapses)
         throw cs.error("path",
-                       fmt::format("dense coupling of {} synapses needs {:.1f} GB; use \"fast\"", n_pre * n_post,
-                                   8.0 * double(n_pre * n_post) * double(n_pre * n_post) / 1e9));
+                       fmt::format("dense coupling of {} synapses needs {:.1f} GB (limit {} synapses); use \"fast\"",
+                                   n_pre * n_post, 8.0 * double(n_pre * n_post) * double(n_pre * n_post) / 1e9,
+                                   kMaxDenseSynapses));
     c.protocol = Protocol::from_config(net.section("protocol"), n_pre, n_post, d.protocol);
     c.integrator = read_integrator_options(net.section("integrator"), d.integrator);
     return c;
+}
+
+std::vector<Cost> network_costs(const NetworkRunConfig& c) {
+    const double n = double(c.geometry.n_syn()), nq = double(c.geometry.n_post), cycles = double(c.cycles);
+    const double duration = cycles * c.protocol.cycle_s();
+    const double rows = std::floor(duration / c.record_dt_s) + 1.0;
+    const double trace_cols = 1.0 + nq + 3.0 + (c.record_full ? 3.0 * n : 0.0);
+    const double bytes = 8.0 * (rows * trace_cols + (2.0 * cycles + 1.0) * (2.0 + n) + 2.0 * n);
+    const std::vector<Knob> grid{{"record_dt_s", "raise"}, {"cycles", "lower"}};
+    std::vector<Knob> data = grid;
+    if (c.record_full) data.insert(data.begin(), Knob{"record_full", "set", " = false"});
+    std::vector<Cost> costs{
+        Cost::events("trace rows (cycles x (t_on_s + t_off_s) / record_dt_s)", rows, grid),
+        Cost::recorded(fmt::format("trace {:.3g} rows x {:.3g} columns, ltp and stp {:.3g} synapses x {} cycles", rows,
+                                   trace_cols, n, c.cycles),
+                       bytes, data),
+    };
+    const IntegratorOptions& in = c.integrator;
+    if (in.method == "rk4") {
+        const double steps =
+            cycles * (std::ceil(c.protocol.t_on_s / in.dt_s) + std::ceil(c.protocol.t_off_s / in.dt_s));
+        costs.push_back(Cost::events("rk4 steps (cycles x (t_on_s + t_off_s) / integrator.dt_s)", steps,
+                                     {{"integrator.dt_s", "raise"}, {"cycles", "lower"}}));
+    } else if (in.dt_max_s > 0) {
+        costs.push_back(Cost::events("dopri5 steps at least (cycles x (t_on_s + t_off_s) / integrator.dt_max_s)",
+                                     duration / in.dt_max_s, {{"integrator.dt_max_s", "raise"}, {"cycles", "lower"}}));
+    }
+    if (!c.geometry.on_lattice() && c.coupling.path == CouplingOptions::Path::fast)
+        costs.push_back(Cost::events("coupling-kernel entries (n_syn^2 pairs of a coordinate file)", n * n,
+                                     {{"n_pre", "lower"}, {"n_post", "lower"}}));
+    return costs;
+}
+
+std::string network_memory_advice(const NetworkRunConfig& c) {
+    const bool dense = c.coupling.path == CouplingOptions::Path::dense;
+    return fmt::format("the network of {} synapses holds its state{}{}: lower n_pre x n_post{}{}", c.geometry.n_syn(),
+                       dense ? ", a dense n_syn x n_syn coupling kernel" : " and coupling",
+                       c.record_full ? " and records whole s, ps, pl arrays" : "",
+                       dense ? ", use coupling.path = \"fast\"" : "", c.record_full ? ", set record_full = false" : "");
 }
 
 NetworkSummary run_network(const NetworkRunConfig& cfg, Recorder& rec, bool show_progress) {

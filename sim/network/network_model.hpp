@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/limits.hpp"
 #include "sim/network/coupling.hpp"
 #include "sim/network/geometry.hpp"
 #include "sim/network/network_params.hpp"
@@ -71,6 +72,14 @@ struct NetworkRunConfig {
 // value from `defaults` (the calibration experiments use other defaults than a plain simulation).
 NetworkRunConfig read_network_config(const ConfigSection& network, const std::string& config_dir = "",
                                      const NetworkRunConfig& defaults = NetworkRunConfig{});
+
+// What a run would take (sim/limits.hpp), knobs relative to the [network] table: trace rows, bytes
+// recorded (trace, ltp and stp streams, positions), rk4 steps or the fewest dopri5 steps dt_max_s
+// allows, and for a coordinate file on the fast path the n_syn^2 kernel entries the sparse coupling
+// evaluates.
+std::vector<Cost> network_costs(const NetworkRunConfig& cfg);
+// What holds the memory of a run and which [network] keys reduce it, for an out-of-memory message.
+std::string network_memory_advice(const NetworkRunConfig& cfg);
 
 struct NetworkSummary {
     std::vector<double> ltp;  // p(t): mean pl at the end of cycle t, t = 0..cycles (p(0) = start)
