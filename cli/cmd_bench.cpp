@@ -1,9 +1,11 @@
 #include <sstream>
 
-#include "bench/layers_bench.hpp"
 #include "bench/sim_bench.hpp"
 #include "cli/commands.hpp"
+#if RMAAT_WITH_TORCH
+#include "bench/layers_bench.hpp"
 #include "layers/kinds.hpp"
+#endif
 
 namespace rmaat::cli {
 
@@ -32,6 +34,7 @@ void add_bench(CLI::App& app) {
         ->capture_default_str();
     sim->add_flag("!--no-calcium", o->calcium, "Skip the calcium model");
     sim->callback([o] { bench::run_sim_bench(*o); });
+#if RMAAT_WITH_TORCH  // a build without LibTorch (RMAAT_WITH_TORCH=OFF) has no `bench layers`
 
     auto* layers = cmd->add_subcommand(
         "layers", "Attention layer speed (CPU): astromorphic vs softmax, forward + backward time per token");
@@ -56,6 +59,7 @@ void add_bench(CLI::App& app) {
     layers->add_flag("!--no-kernel", lo->kernel,
                      "Skip the kernel table (kernels/astro_attention: autograd Function vs plain reference)");
     layers->callback([lo] { bench::run_layers_bench(*lo); });
+#endif
 }
 
 }  // namespace rmaat::cli

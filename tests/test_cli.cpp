@@ -225,3 +225,11 @@ TEST_CASE("exit codes follow the two error roots: 2 for bad input, 1 for a faile
         CHECK_THAT(r.output, ContainsSubstring("cannot create directory"));
     }
 }
+
+TEST_CASE("bench layers exists exactly in a build with LibTorch (RMAAT_WITH_TORCH)", "[cli]") {
+    const Result r = run("bench --help");
+    INFO(r.output);
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, ContainsSubstring("sim"));
+    CHECK((r.output.find("layers") != std::string::npos) == bool(RMAAT_WITH_TORCH));
+}
