@@ -20,6 +20,12 @@ endif()
 if(RMAAT_SANITIZE)
   set(RMAAT_SANITIZER_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
   add_compile_options(${RMAAT_SANITIZER_FLAGS} -g -UNDEBUG)
+  # Under ASan (__SANITIZE_ADDRESS__) Eigen stops trusting malloc's 16-byte alignment and allocates with
+  # an offset of its own, while the uninstrumented libceres frees with plain free: an Eigen function
+  # instantiated in both (the executable's copy wins) then frees a block the other allocated (ASan:
+  # bad-free in ceres::internal::CovarianceImpl). ASan's malloc is 16-byte aligned on x86-64 like glibc's,
+  # so keep Eigen's production choice.
+  add_compile_definitions(EIGEN_MALLOC_ALREADY_ALIGNED=1)
   add_link_options(${RMAAT_SANITIZER_FLAGS})
   message(STATUS "Sanitizers: ${RMAAT_SANITIZER_FLAGS}")
 endif()
