@@ -1,10 +1,12 @@
 #include <sstream>
 
 #include "bench/data_bench.hpp"
-#include "bench/layers_bench.hpp"
 #include "bench/sim_bench.hpp"
 #include "cli/commands.hpp"
+#if RMAAT_WITH_TORCH
+#include "bench/layers_bench.hpp"
 #include "layers/kinds.hpp"
+#endif
 
 namespace rmaat::cli {
 
@@ -33,6 +35,7 @@ void add_bench(CLI::App& app) {
         ->capture_default_str();
     sim->add_flag("!--no-calcium", o->calcium, "Skip the calcium model");
     sim->callback([o] { bench::run_sim_bench(*o); });
+#if RMAAT_WITH_TORCH  // a build without LibTorch (RMAAT_WITH_TORCH=OFF) has no `bench layers`
 
     auto* layers = cmd->add_subcommand(
         "layers", "Attention layer speed (CPU): astromorphic vs softmax, forward + backward time per token");
@@ -57,6 +60,7 @@ void add_bench(CLI::App& app) {
     layers->add_flag("!--no-kernel", lo->kernel,
                      "Skip the kernel table (kernels/astro_attention: autograd Function vs plain reference)");
     layers->callback([lo] { bench::run_layers_bench(*lo); });
+#endif
 
     auto* data = cmd->add_subcommand(
         "data", "Data speed: ListOps reader throughput on a 2K file, generation time of the splits");

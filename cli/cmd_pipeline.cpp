@@ -36,7 +36,7 @@ void run_pipeline(const PipelineOptions& o) {
     if (!has_sim && !has_calib) throw ConfigError(in.name + ": no [network], [calcium] or [calibration] table");
     const std::string sim_out = o.out + "/sim.h5", calib_out = o.out + "/calib.h5";
 
-    if (has_sim) sim::simulate_to_file(load().config, in.dir, sim_out, false, true, limits);
+    if (has_sim) sim::simulate_to_file(load().config, in.dir, sim_out, false, true, Replace::no, limits);
     if (has_calib) calib::check_calibration(load().config, in.dir, limits);
     if (mkdir(o.out.c_str(), 0755) != 0 && errno != EEXIST)
         throw InputError(fmt::format("cannot create directory '{}': {}", o.out, std::strerror(errno)));

@@ -12,7 +12,7 @@ void run_simulation(const std::string& config_path, bool demo, const std::string
                     const sim::Limits& limits) {
     const ConfigInput in = load_config_input("simulate", config_path, demo);
     if (check_only) {  // validation only: no output file is involved
-        sim::simulate_to_file(in.config, in.dir, out_path, false, true, limits);
+        sim::simulate_to_file(in.config, in.dir, out_path, false, true, Replace::no, limits);
         log::info("{}: config is valid", in.name);
         return;
     }

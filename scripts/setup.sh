@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages rmaat needs, only those that are missing.
 # Run as root on Debian bookworm (or with sudo available). Safe to run again.
+#   --dev   also what the sanitizer and fuzz builds need (scripts/sanitize.sh, scripts/fuzz.sh): clang,
+#           its sanitizer and libFuzzer runtimes (libclang-rt-14-dev) and llvm-symbolizer (llvm) for
+#           readable stacks
 set -euo pipefail
 
 PACKAGES=(
@@ -13,6 +16,14 @@ PACKAGES=(
   dataset-fashion-mnist
   libpng-dev
 )
+DEV_PACKAGES=(clang libclang-rt-14-dev llvm)
+
+for arg in "$@"; do
+  case "$arg" in
+    --dev) PACKAGES+=("${DEV_PACKAGES[@]}") ;;
+    *) echo "setup: unknown argument '$arg' (known: --dev)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${PACKAGES[@]}"; do

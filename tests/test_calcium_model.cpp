@@ -554,7 +554,7 @@ TEST_CASE("config: values that are not finite are config errors naming file, lin
 
 TEST_CASE("a calcium run that cannot finish or fit is refused before it starts, naming the key", "[calcium][limits]") {
     auto check = [](const std::string& toml, rmaat::sim::Limits limits = {}) {
-        rmaat::sim::simulate_to_file(Config::from_string(toml, "ca.toml"), "", "", false, true, limits);
+        rmaat::sim::simulate_to_file(Config::from_string(toml, "ca.toml"), "", "", false, true, rmaat::Replace::no, limits);
     };
     rmaat::sim::Limits allow;
     allow.allow_large = true;

@@ -364,7 +364,7 @@ TEST_CASE("coordinate files: duplicates found by sorting with both lines named; 
 TEST_CASE("a network run that cannot finish or fit is refused before it starts, naming the estimate and the key",
           "[network][limits][errors]") {
     auto check = [](const std::string& toml, const Limits& limits = {}) {
-        simulate_to_file(Config::from_string(toml, "big.toml"), "", "", false, true, limits);
+        simulate_to_file(Config::from_string(toml, "big.toml"), "", "", false, true, Replace::no, limits);
     };
     Limits allow;
     allow.allow_large = true;
