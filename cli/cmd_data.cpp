@@ -94,11 +94,21 @@ int64_t inspect_file(const std::string& path, const std::string& task) {
     return problems.count;
 }
 
+// Tasks whose data can be a directory (read whole); the others' directories hold files.
+bool task_reads_directories(const std::string& task) {
+    return task == "pathfinder" || task == "text" || task == "image" || task == "fashion-mnist";
+}
+
 void inspect(const std::string& path, const std::string& task_flag) {
     if (!task_flag.empty()) tasks::find_task(task_flag);  // unknown task: InputError naming the known ones
     std::error_code ec;
     int64_t problems = 0;
-    if (!fs::is_directory(path, ec)) {
+    // A directory that is one task's data (a Pathfinder split, an aclImdb split) is read whole; any
+    // other directory is a folder of data files and such directories (aclImdb/, pathfinder32/).
+    const std::string dir_task = fs::is_directory(path, ec) ? tasks::guess_task(path) : "";
+    if (!dir_task.empty() || (fs::is_directory(path, ec) && !task_flag.empty() && task_reads_directories(task_flag))) {
+        problems = inspect_file(path, task_flag.empty() ? dir_task : task_flag);
+    } else if (!fs::is_directory(path, ec)) {
         const std::string task = task_flag.empty() ? tasks::guess_task(path) : task_flag;
         if (task.empty())
             throw InputError(
@@ -109,7 +119,7 @@ void inspect(const std::string& path, const std::string& task_flag) {
     } else {
         std::vector<std::string> files;
         for (const auto& entry : fs::directory_iterator(path, ec))
-            if (entry.is_regular_file()) files.push_back(entry.path().string());
+            if (entry.is_regular_file() || entry.is_directory()) files.push_back(entry.path().string());
         std::sort(files.begin(), files.end());
         int inspected = 0;
         for (const auto& f : files) {
@@ -138,11 +148,12 @@ void add_data(CLI::App& app) {
     auto* gen = cmd->add_subcommand("generate", "Generate a task's train/val/test files with its generator");
     gen->add_option("task", g->task, "Task:\n" + tasks::tasks_help())->required();
     gen->add_option("-o,--output", g->out, "Output directory (created if missing)")->required();
-    gen->add_option("--n-train", g->n_train, "Training examples (default: the task's)");
+    gen->add_option("--n-train", g->n_train, "Training examples (default: the task's; pathfinder: all its images)");
     gen->add_option("--n-val", g->n_val, "Validation examples (default: the task's)");
     gen->add_option("--n-test", g->n_test, "Test examples (default: the task's)");
     gen->add_option("--seed", g->seed, "Seed: the same seed writes the same files")->capture_default_str();
-    gen->add_option("--variant", g->variant, "Variant of the task (listops: basic, mini)");
+    gen->add_option("--variant", g->variant,
+                    "Variant of the task (listops: basic, mini; pathfinder: hard, intermediate, easy)");
     gen->add_flag("-f,--force", g->force, "Overwrite existing files");
     gen->callback([g] { generate(*g); });
 

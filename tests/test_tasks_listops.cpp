@@ -366,10 +366,11 @@ TEST_CASE("listops generator: existing files are kept unless forced; bad counts 
 
 TEST_CASE("task registry: listops rows read, scan, generate and guess; unknown tasks name the known ones",
           "[tasks][listops]") {
-    CHECK(task_names() == std::vector<std::string>{"listops", "listops-mini"});
+    CHECK(task_names().at(0) == "listops");
+    CHECK(task_names().at(1) == "listops-mini");
     CHECK_THAT(tasks_help(), ContainsSubstring("listops-mini"));
     CHECK_THROWS_WITH(find_task("listopz"),
-                      ContainsSubstring("unknown task \"listopz\" (known: listops, listops-mini)"));
+                      ContainsSubstring("unknown task \"listopz\" (known: listops, listops-mini, image"));
     CHECK(read_task("listops", kData + "good_lf.tsv").examples.size() == 5);
     CHECK(read_task("listops-mini", kData + "good_lf.tsv").task == "listops-mini");
     CHECK_THROWS_AS(read_task("listops", kData + "unknown_token.tsv"), DataError);
