@@ -14,8 +14,8 @@ void run_calibration(const std::string& config_path, bool demo, const std::strin
     check_output("calibrate", out_path, force);
     check_output("calibrate", calib::summary_path(out_path), force);
     log::info("calibrating {} -> {}", in.name, out_path);
-    const calib::Calibration c = calib::calibrate_to_file(in.config, in.dir, out_path, true,
-                                                          force ? Replace::yes : Replace::no, limits);
+    const calib::Calibration c =
+        calib::calibrate_to_file(in.config, in.dir, out_path, true, force ? Replace::yes : Replace::no, limits);
     fmt::print("{}", calib::summary_text(c));
     log::info("wrote {}", out_path);
 }

@@ -1,34 +1,27 @@
 #!/usr/bin/env bash
-# Fuzz smoke run (docs/design.md section 9). Builds the libFuzzer targets (fuzz/) with clang into
-# build-fuzz (RMAAT_FUZZ=ON: ASan + UBSan + coverage, without LibTorch), then for each target
+# Fuzz smoke run (docs/design.md section 9). Builds the libFuzzer targets (fuzz/) in the instrumented
+# build of scripts/instrumented_build.sh (clang, ASan + UBSan + coverage, without LibTorch; the one
+# scripts/sanitize.sh tests), then for each target
 #   1. replays every input kept in fuzz/regressions/<target>/ (inputs that once crashed it);
-#   2. fuzzes it for FUZZ_SECONDS from its seed corpus (build-fuzz/fuzz/seeds/<target>: the example
+#   2. fuzzes it for FUZZ_SECONDS from its seed corpus (<build>/fuzz/seeds/<target>: the example
 #      configs, small run and calibration files written at build time) and its working corpus
-#      (build-fuzz/fuzz/corpus/<target>, kept between local runs).
+#      (<build>/fuzz/corpus/<target>, kept between local runs).
 # A crash, a leak, undefined behaviour, an uncaught exception other than an InputError, a timeout or an
 # out-of-memory fails the script; the input is kept as fuzz/regressions/<target>/<kind>-<sha1>: commit
 # it with the fix, and the replay checks it from then on.
-# Environment: FUZZ_SECONDS (30), FUZZ_TARGETS (config run_file calibration_file), BUILD_DIR (build-fuzz),
-# JOBS (nproc), CC/CXX (clang/clang++).
+# Environment: FUZZ_SECONDS (30), FUZZ_TARGETS (config run_file calibration_file data), and those of
+# scripts/instrumented_build.sh (BUILD_DIR: build-san).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD_DIR=${BUILD_DIR:-build-fuzz}
-JOBS=${JOBS:-$(nproc)}
+source scripts/instrumented_build.sh
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
-FUZZ_TARGETS=${FUZZ_TARGETS:-config run_file calibration_file}
+FUZZ_TARGETS=${FUZZ_TARGETS:-config run_file calibration_file data}
 
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_C_COMPILER="${CC:-clang}" -DCMAKE_CXX_COMPILER="${CXX:-clang++}" \
-  -DRMAAT_FUZZ=ON -DRMAAT_WITH_TORCH=OFF -DRMAAT_BUILD_TESTS=OFF
+configure_instrumented
 targets=()
 for t in $FUZZ_TARGETS; do targets+=("fuzz_$t"); done
 cmake --build "$BUILD_DIR" -j "$JOBS" --target fuzz_seeds "${targets[@]}"
 
-# allocator_may_return_null: a huge allocation fails as in a production build (HDF5 then reports an error,
-# C++ throws std::bad_alloc: a crash here) instead of ASan aborting inside the uninstrumented libhdf5.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1:strict_string_checks=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/scripts/lsan_suppressions.txt:print_suppressions=0}
 # Per input: 25 s, 2.5 GB (a file that makes a reader allocate more is a finding, not a slow test).
 LIMITS=(-timeout=25 -rss_limit_mb=2560 -malloc_limit_mb=2560 -report_slow_units=1000)
 failed=()
