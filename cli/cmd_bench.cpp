@@ -4,6 +4,7 @@
 #include "bench/sim_bench.hpp"
 #include "cli/commands.hpp"
 #if RMAAT_WITH_TORCH
+#include "bench/dropout_bench.hpp"
 #include "bench/layers_bench.hpp"
 #include "layers/kinds.hpp"
 #endif
@@ -60,6 +61,32 @@ void add_bench(CLI::App& app) {
     layers->add_flag("!--no-kernel", lo->kernel,
                      "Skip the kernel table (kernels/astro_attention: autograd Function vs plain reference)");
     layers->callback([lo] { bench::run_layers_bench(*lo); });
+
+    auto* dropout = cmd->add_subcommand(
+        "dropout", "Keyed dropout speed (CPU): forward + backward vs torch::dropout, and its share of a training step");
+    auto dro = std::make_shared<bench::DropoutBenchOptions>();
+    dropout->add_option("--shape", dro->shape, "Tensor shape B N d (also the step's batch, length and width)")
+        ->expected(3)
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    dropout->add_option("--p", dro->p, "Dropout rate")->check(CLI::Range(0.0, 0.999))->capture_default_str();
+    dropout->add_option("--repeats", dro->repeats, "Repeats after one warm-up (best is reported)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    dropout->add_option("--threads", dro->threads, "Torch intra-op threads (0: torch's default)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    dropout->add_option("--kind", dro->kind, "Model kind of the training step")
+        ->check(CLI::IsMember(layers::kModelKinds.names()))
+        ->capture_default_str();
+    dropout->add_option("--backprop", dro->backprop, "Gradient method of the training step")
+        ->check(CLI::IsMember({"bptt", "amrb"}))
+        ->capture_default_str();
+    dropout->add_option("--segment-length", dro->segment_length, "Segment length of recurrent kinds")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    dropout->add_flag("!--no-step", dro->step, "Skip the training-step table");
+    dropout->callback([dro] { bench::run_dropout_bench(*dro); });
 #endif
 
     auto* data = cmd->add_subcommand(

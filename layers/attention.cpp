@@ -35,14 +35,12 @@ AttentionImpl::AttentionImpl(const AttentionOptions& opt) : opt_(opt) {
     key = register_module("key", torch::nn::Linear(d, H * m));
     value = register_module("value", torch::nn::Linear(d, H * dh));
     output = register_module("output", torch::nn::Linear(H * dh, d));
-    if (opt_.kind == AttentionKind::astro)
-        W_R = register_parameter("W_R", torch::randn({H, opt_.span, m}) * 0.02);
-    drop = register_module("dropout", torch::nn::Dropout(opt_.dropout));
+    if (opt_.kind == AttentionKind::astro) W_R = register_parameter("W_R", torch::randn({H, opt_.span, m}) * 0.02);
+    drop = DropoutSite(opt_.dropout, kModelLayer, kAttentionOutput);
 }
 
 torch::Tensor AttentionImpl::astro_features() const {
-    TORCH_CHECK(W_R.defined(), "astro_features: attention kind \"", kAttentionKinds.name(opt_.kind),
-                "\" has no W_R");
+    TORCH_CHECK(W_R.defined(), "astro_features: attention kind \"", kAttentionKinds.name(opt_.kind), "\" has no W_R");
     return kernels::phi(kernels::decay_product(W_R, opt_.scale));
 }
 
@@ -58,7 +56,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
     auto v = value(x).view({B, N, H, dh}).transpose(1, 2);
     auto o = opt_.kind == AttentionKind::softmax ? softmax(q, k, v, mask) : astro(q, k, v, mask, R_phi);
     o = o.transpose(1, 2).reshape({B, N, H * dh});
-    return output(drop(o));
+    return output(drop(o, is_training()));
 }
 
 torch::Tensor AttentionImpl::astro(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,

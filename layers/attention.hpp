@@ -13,6 +13,7 @@
 
 #include <string>
 
+#include "layers/dropout_site.hpp"
 #include "layers/kinds.hpp"
 
 namespace rmaat::layers {
@@ -29,7 +30,7 @@ struct AttentionOptions {
     bool sigmoid_on_H = false;  // sigmoid on H_neuron + H_astro
     double inv_m = 0.0;         // c; 0: 1/m. Scales H only, not the denominator.
     double eps = 1e-6;
-    double dropout = 0.0;  // on the attention output, before the output projection
+    double dropout = 0.0;  // on the attention output, before the output projection (keyed, layers/dropout_site.hpp)
 
     int64_t head_dim() const { return d_model / n_heads; }
     int64_t m() const { return qk_dim > 0 ? qk_dim : head_dim(); }
@@ -54,6 +55,8 @@ public:
     torch::Tensor astro_features() const;
 
     const AttentionOptions& options() const { return opt_; }
+    // Shares the model's dropout step; `layer` is this attention's encoder layer.
+    void bind_dropout(std::shared_ptr<const DropoutStep> step, int32_t layer) { drop.bind(std::move(step), layer); }
 
     torch::nn::Linear query{nullptr}, key{nullptr}, value{nullptr}, output{nullptr};
     torch::Tensor W_R;  // [H, span, m] (astro kind only)
@@ -64,7 +67,7 @@ private:
     torch::Tensor softmax(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                           const torch::Tensor& mask) const;
     AttentionOptions opt_;
-    torch::nn::Dropout drop{nullptr};
+    DropoutSite drop;  // site kAttentionOutput
 };
 TORCH_MODULE(Attention);
 

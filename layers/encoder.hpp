@@ -19,13 +19,16 @@ class EncoderLayerImpl : public torch::nn::Module {
 public:
     explicit EncoderLayerImpl(const EncoderLayerOptions& opt);
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& mask = {}, const torch::Tensor& R_phi = {});
+    // Shares the model's dropout step with this layer's sites (and its attention's); `layer`: its index.
+    void bind_dropout(std::shared_ptr<const DropoutStep> step, int32_t layer);
 
     Attention attention{nullptr};
     torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr}, attention_norm{nullptr};
     torch::nn::Linear ff1{nullptr}, ff2{nullptr};
-    torch::nn::Dropout drop{nullptr};
 
 private:
+    // Keyed dropout sites (layers/dropout_site.hpp), each with its own mask.
+    DropoutSite drop_attention, drop_hidden, drop_ff;
     EncoderLayerOptions opt_;
 };
 TORCH_MODULE(EncoderLayer);

@@ -71,10 +71,26 @@ ModelImpl::ModelImpl(const ModelOptions& opt, const MacroParameters& macro) : op
     lo.dropout = opt_.dropout;
     lo.pre_ln = opt_.pre_ln;
     layers = register_module("layers", torch::nn::ModuleList());
-    for (int64_t i = 0; i < opt_.n_layers; ++i) layers->push_back(EncoderLayer(lo));
+    for (int64_t i = 0; i < opt_.n_layers; ++i) {
+        EncoderLayer layer(lo);
+        layer->bind_dropout(dropout_step_, static_cast<int32_t>(i));
+        layers->push_back(layer);
+    }
     if (opt_.head == Head::match) match_hidden = register_module("match_hidden", torch::nn::Linear(4 * d, d));
     classifier = register_module("classifier", torch::nn::Linear(d, opt_.n_classes));
-    drop = register_module("dropout", torch::nn::Dropout(opt_.dropout));
+    drop_embedding = DropoutSite(opt_.dropout, kModelLayer, kEmbedding);
+    drop_classifier = DropoutSite(opt_.dropout, kModelLayer, kClassifierInput);
+    drop_embedding.bind(dropout_step_, kModelLayer);
+    drop_classifier.bind(dropout_step_, kModelLayer);
+}
+
+void ModelImpl::set_dropout_step(uint64_t seed, int64_t step) {
+    dropout_step_->seed = seed;
+    dropout_step_->step = step;
+}
+
+void ModelImpl::set_segment(int64_t segment) {
+    dropout_step_->segment = segment;
 }
 
 torch::Tensor ModelImpl::initial_memory(int64_t batch) const {
@@ -108,7 +124,7 @@ torch::Tensor ModelImpl::encode_segment(const torch::Tensor& mem, const torch::T
                 " tokens exceeds segment_length ", opt_.segment_length);
     const int64_t B = tokens.size(0), n = tokens.size(1);
     auto pos = torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(tokens.device()));
-    auto h = drop(token_embedding(tokens) + position_embedding(pos).unsqueeze(0));
+    auto h = drop_embedding(token_embedding(tokens) + position_embedding(pos).unsqueeze(0), is_training());
     auto m = mask;
     if (mem.defined()) {
         h = torch::cat({mem.to(h.scalar_type()), h}, 1);
@@ -146,7 +162,7 @@ torch::Tensor ModelImpl::encode_sequence(const torch::Tensor& tokens, const torc
     } else {
         h = token_embedding(tokens) + position_embedding(pos).unsqueeze(0);
     }
-    h = run_layers(drop(h), mask, features);
+    h = run_layers(drop_embedding(h, is_training()), mask, features);
     return cls.defined() ? h.select(1, 0) : mean_real(h, mask);
 }
 
@@ -154,9 +170,9 @@ torch::Tensor ModelImpl::head(const torch::Tensor& u, const torch::Tensor& v) {
     if (opt_.head == Head::match) {
         TORCH_CHECK(v.defined(), "model: head \"match\" needs a second document");
         auto z = torch::relu(match_hidden(torch::cat({u, v, u * v, u - v}, 1)));
-        return classifier(drop(z));
+        return classifier(drop_classifier(z, is_training(), kHeadSegment));
     }
-    return classifier(drop(u));
+    return classifier(drop_classifier(u, is_training(), kHeadSegment));
 }
 
 }  // namespace rmaat::layers

@@ -14,11 +14,14 @@
 // classifier, or the two-document matching head [u, v, u*v, u-v] -> MLP (Retrieval).
 // Pooling: mean over real tokens, or "cls": a learned CLS token prepended to whole-sequence inputs;
 // for recurrent kinds the first memory slot after the segment.
+// Dropout is keyed (layers/dropout_site.hpp): the trainer names the step (set_dropout_step) and the
+// segment about to run (set_segment), so a replayed segment draws the masks it drew before.
 #include <torch/torch.h>
 
 #include <vector>
 
 #include "core/macro_parameters.hpp"
+#include "layers/dropout_site.hpp"
 #include "layers/encoder.hpp"
 #include "layers/kinds.hpp"
 
@@ -34,9 +37,9 @@ struct ModelOptions {
     int64_t d_ff = 512;
     double dropout = 0.1;
     bool pre_ln = false;
-    int64_t max_len = 1024;                // longest input sequence (tokens)
-    int64_t segment_length = 128;          // recurrent kinds
-    int64_t memory_tokens = 16;            // M, recurrent kinds
+    int64_t max_len = 1024;                  // longest input sequence (tokens)
+    int64_t segment_length = 128;            // recurrent kinds
+    int64_t memory_tokens = 16;              // M, recurrent kinds
     Retention retention = Retention::paper;  // rmaat only; rlt and rmt keep mem' as it is
     Pooling pooling = Pooling::mean;
     Head head = Head::classify;
@@ -82,16 +85,25 @@ public:
     const ModelOptions& options() const { return opt_; }
     const MacroParameters& macro() const { return macro_; }
 
+    // The dropout key of what runs next (docs/design.md section 6.1): the optimiser step, and the
+    // segment (0 for whole-sequence kinds; the second document of head "match" adds
+    // kSecondDocumentSegments). The head always uses kHeadSegment.
+    void set_dropout_step(uint64_t seed, int64_t step);
+    void set_segment(int64_t segment);
+    const DropoutStep& dropout_step() const { return *dropout_step_; }
+    static constexpr int64_t kSecondDocumentSegments = 1'000'000;
+
     torch::nn::Embedding token_embedding{nullptr}, position_embedding{nullptr};
     torch::nn::ModuleList layers{nullptr};
     torch::Tensor memory, cls;
     torch::nn::Linear classifier{nullptr}, match_hidden{nullptr};
-    torch::nn::Dropout drop{nullptr};
 
 private:
     torch::Tensor run_layers(torch::Tensor h, const torch::Tensor& mask, const std::vector<torch::Tensor>& features);
     ModelOptions opt_;
     MacroParameters macro_;
+    std::shared_ptr<DropoutStep> dropout_step_ = std::make_shared<DropoutStep>();
+    DropoutSite drop_embedding, drop_classifier;  // layer kModelLayer
 };
 TORCH_MODULE(Model);
 

@@ -41,7 +41,20 @@ struct BackpropResult {
 };
 
 // Accumulates d loss / d parameters into .grad (call zero_grad before). The model must be in
-// training mode for dropout to act.
+// training mode for dropout to act. Sets the model's dropout step from `key`; the recurrence sets
+// the segment before each segment, so both methods draw the same masks.
 BackpropResult backprop(layers::ModelImpl& model, const BatchTensors& batch, Backprop method, const StepKey& key);
+
+// AMRB (docs/design.md section 6.1): a graph-free pass through segments 0..T-2 keeping only the
+// memories entering each segment, segment T-1 and the head with a graph, then segments T-2..0
+// replayed one at a time, each back-propagating {contribution_t, mem_{t+1}} with {dL/du, g_{t+1}}.
+// phi(P_rel W_R) is computed once; its gradient, summed over the replays, goes through P_rel W_R
+// once at the end. Whole-sequence kinds: BPTT. Uses the dropout step already set on the model.
+// `fault` breaks the replay on purpose: the tests' negative control, never set by the trainer.
+struct AmrbFault {
+    int64_t replay_segment_shift = 0;   // replay under other dropout segment ids than the forward pass
+    bool drop_memory_gradient = false;  // pass no g_{t+1} into the replayed segment (truncated BPTT)
+};
+BackpropResult amrb(layers::ModelImpl& model, const BatchTensors& batch, const AmrbFault& fault = {});
 
 }  // namespace rmaat::trainer

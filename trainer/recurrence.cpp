@@ -6,8 +6,8 @@ torch::Tensor SegmentPlan::picks(int64_t t, torch::ScalarType dtype) const {
     return (last == t).to(dtype).unsqueeze(1);
 }
 
-SegmentPlan plan_segments(const layers::ModelOptions& opt, const torch::Tensor& tokens_in,
-                          const torch::Tensor& mask_in) {
+SegmentPlan plan_segments(const layers::ModelOptions& opt, const torch::Tensor& tokens_in, const torch::Tensor& mask_in,
+                          int64_t segment_base) {
     TORCH_CHECK(opt.recurrent(), "plan_segments: model kind \"", layers::kModelKinds.name(opt.kind),
                 "\" has no segments");
     TORCH_CHECK(tokens_in.dim() == 2 && mask_in.sizes() == tokens_in.sizes(), "model: tokens and mask must be [B, L]");
@@ -16,6 +16,7 @@ SegmentPlan plan_segments(const layers::ModelOptions& opt, const torch::Tensor& 
     SegmentPlan p;
     p.S = opt.segment_length;
     p.M = opt.memory_tokens;
+    p.segment_base = segment_base;
     p.T = opt.segments(tokens_in.size(1));
     const int64_t B = tokens_in.size(0), L = p.T * p.S;
     p.tokens = torch::zeros({B, L}, tokens_in.options());
@@ -31,6 +32,7 @@ SegmentPlan plan_segments(const layers::ModelOptions& opt, const torch::Tensor& 
 SegmentStep step_segment(layers::ModelImpl& model, const SegmentPlan& plan, int64_t t, const torch::Tensor& memory,
                          const std::vector<torch::Tensor>& features) {
     SegmentStep s;
+    model.set_segment(plan.segment_base + t);
     const auto mask_t = plan.mask_at(t);
     s.out = model.encode_segment(memory, plan.tokens_at(t), mask_t, features);
     const auto rep = model.pool_segment(s.out, mask_t);
@@ -40,9 +42,13 @@ SegmentStep step_segment(layers::ModelImpl& model, const SegmentPlan& plan, int6
 }
 
 torch::Tensor encode(layers::ModelImpl& model, const torch::Tensor& tokens, const torch::Tensor& mask,
-                     const std::vector<torch::Tensor>& features, std::vector<torch::Tensor>* memories) {
-    if (!model.options().recurrent()) return model.encode_sequence(tokens, mask, features);
-    const SegmentPlan plan = plan_segments(model.options(), tokens, mask);
+                     const std::vector<torch::Tensor>& features, std::vector<torch::Tensor>* memories,
+                     int64_t segment_base) {
+    if (!model.options().recurrent()) {
+        model.set_segment(segment_base);
+        return model.encode_sequence(tokens, mask, features);
+    }
+    const SegmentPlan plan = plan_segments(model.options(), tokens, mask, segment_base);
     torch::Tensor memory = model.initial_memory(tokens.size(0)), rep;
     for (int64_t t = 0; t < plan.T; ++t) {
         SegmentStep s = step_segment(model, plan, t, memory, features);
@@ -61,7 +67,7 @@ ModelOutput forward(layers::ModelImpl& model, const torch::Tensor& tokens, const
     torch::Tensor v;
     if (model.options().head == layers::Head::match) {
         TORCH_CHECK(tokens2.defined() && mask2.defined(), "model: head \"match\" needs a second document");
-        v = encode(model, tokens2, mask2, features);
+        v = encode(model, tokens2, mask2, features, nullptr, layers::ModelImpl::kSecondDocumentSegments);
     }
     out.logits = model.head(u, v);
     return out;

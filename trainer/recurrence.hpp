@@ -9,7 +9,9 @@
 //   no real token at all gets a zero representation).
 //
 // The model itself runs one segment (layers/model.hpp). Whole-sequence kinds take one step over
-// the whole input.
+// the whole input. Before each segment the step sets the model's dropout segment id to
+// segment_base + t (0 for whole-sequence kinds; the second document of head "match" counts from
+// ModelImpl::kSecondDocumentSegments), so BPTT and AMRB's replay draw the same masks.
 #include <torch/torch.h>
 
 #include <vector>
@@ -19,11 +21,12 @@
 namespace rmaat::trainer {
 
 struct SegmentPlan {
-    int64_t T = 0;  // number of segments
-    int64_t S = 0;  // segment length (tokens)
-    int64_t M = 0;  // memory tokens
+    int64_t T = 0;               // number of segments
+    int64_t S = 0;               // segment length (tokens)
+    int64_t M = 0;               // memory tokens
     torch::Tensor tokens, mask;  // [B, T S], padded with masked zeros
     torch::Tensor last;          // [B] int64: the last segment holding a real token, -1 when none
+    int64_t segment_base = 0;    // dropout segment id of segment 0
 
     torch::Tensor tokens_at(int64_t t) const { return tokens.narrow(1, t * S, S); }
     torch::Tensor mask_at(int64_t t) const { return mask.narrow(1, t * S, S); }
@@ -32,23 +35,26 @@ struct SegmentPlan {
 };
 
 // tokens [B, L] int64, mask [B, L] bool, L <= max_len; for recurrent kinds only.
-SegmentPlan plan_segments(const layers::ModelOptions& opt, const torch::Tensor& tokens, const torch::Tensor& mask);
+SegmentPlan plan_segments(const layers::ModelOptions& opt, const torch::Tensor& tokens, const torch::Tensor& mask,
+                          int64_t segment_base = 0);
 
 // One segment step: the model's output for [mem_t ; x_t], the representation it contributes (zero
 // for the samples whose last real segment is another one), and mem_{t+1} after retention.
 struct SegmentStep {
-    torch::Tensor out;          // [B, M + S, d]
+    torch::Tensor out;           // [B, M + S, d]
     torch::Tensor contribution;  // [B, d]
-    torch::Tensor memory;       // [B, M, d]; undefined when M = 0
+    torch::Tensor memory;        // [B, M, d]; undefined when M = 0
 };
 SegmentStep step_segment(layers::ModelImpl& model, const SegmentPlan& plan, int64_t t, const torch::Tensor& memory,
                          const std::vector<torch::Tensor>& features);
 
 // The representation [B, d] of one document through the whole recurrence (with a graph when grad
 // mode is on: plain BPTT), or the whole-sequence encoder for the other kinds. `memories`, when
-// given, receives mem_1 .. mem_T (after retention).
+// given, receives mem_1 .. mem_T (after retention). segment_base: the dropout segment id of the
+// first segment (see SegmentPlan).
 torch::Tensor encode(layers::ModelImpl& model, const torch::Tensor& tokens, const torch::Tensor& mask,
-                     const std::vector<torch::Tensor>& features, std::vector<torch::Tensor>* memories = nullptr);
+                     const std::vector<torch::Tensor>& features, std::vector<torch::Tensor>* memories = nullptr,
+                     int64_t segment_base = 0);
 
 struct ModelOutput {
     torch::Tensor logits;               // [B, n_classes]

@@ -1,0 +1,318 @@
+// Counter-based dropout (kernels/dropout.hpp) and AMRB (trainer/backprop.hpp, docs/design.md section
+// 6.1): Philox4x32-10 against the Random123 known answers; the mask's fraction, scale, keys and
+// gradient; AMRB's gradients against BPTT's with dropout on, over model kinds, retention modes, heads,
+// segment counts and padding, and a broken replay that the comparison catches.
+#include <torch/torch.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/macro_parameters.hpp"
+#include "kernels/dropout.hpp"
+#include "layers/model.hpp"
+#include "tests/catch.hpp"
+#include "trainer/backprop.hpp"
+#include "trainer/recurrence.hpp"
+
+using namespace rmaat;
+using rmaat::kernels::dropout_mask;
+using rmaat::kernels::DropoutKey;
+using rmaat::kernels::keyed_dropout;
+
+namespace {
+
+double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
+    REQUIRE(a.sizes() == b.sizes());
+    return (a - b).abs().max().item<double>();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------
+// Dropout
+// ---------------------------------------------------------------------------------------------------
+
+TEST_CASE("philox4x32-10 gives the Random123 known answers", "[kernels]") {
+    using kernels::philox4x32_10;
+    using P = kernels::Philox4x32;
+    CHECK(philox4x32_10({0, 0, 0, 0}, {0, 0}) == P{0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u});
+    CHECK(philox4x32_10({0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu}, {0xffffffffu, 0xffffffffu}) ==
+          P{0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu});
+    CHECK(philox4x32_10({0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}, {0xa4093822u, 0x299f31d0u}) ==
+          P{0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u});
+}
+
+TEST_CASE("keyed dropout keeps 1 - p of the elements and preserves the mean", "[kernels]") {
+    const int64_t n = 1'000'000;
+    for (const double p : {0.1, 0.5}) {
+        INFO("p = " << p);
+        const DropoutKey key{42, 3, 1, 0, 2};
+        const double kept = dropout_mask(key, n, p).sum().item<double>();
+        const double sigma = std::sqrt(n * p * (1 - p));
+        CHECK(std::abs(kept - n * (1 - p)) < 4 * sigma);
+        const auto y = keyed_dropout(torch::ones({n}, torch::kFloat64), p, key);
+        // Every element is 0 or 1 / (1 - p); the mean is kept / (n (1 - p)), 1 within 4 sigma.
+        CHECK(((y == 0) | ((y - 1 / (1 - p)).abs() < 1e-12)).all().item<bool>());
+        CHECK(std::abs(y.mean().item<double>() - 1) < 4 * sigma / (n * (1 - p)));
+        CHECK(y.sum().item<double>() == Approx(kept / (1 - p)).epsilon(1e-12));
+    }
+}
+
+TEST_CASE("keyed dropout masks depend on the key alone", "[kernels]") {
+    const int64_t n = 4099;  // not a multiple of 4: the last Philox call is partial
+    const double p = 0.3;
+    const DropoutKey key{7, 11, 2, 1, 3};
+    const auto m = dropout_mask(key, n, p);
+    CHECK(torch::equal(m, dropout_mask(key, n, p)));
+    // A prefix of a longer mask: element i depends on i, not on the size.
+    CHECK(torch::equal(m, dropout_mask(key, 2 * n, p).narrow(0, 0, n)));
+    auto differs = [&](DropoutKey k) { return !torch::equal(m, dropout_mask(k, n, p)); };
+    DropoutKey k = key;
+    k.seed = 8;
+    CHECK(differs(k));
+    k = key;
+    k.seed = key.seed + (uint64_t{1} << 32);  // the seed's high word counts
+    CHECK(differs(k));
+    k = key;
+    k.step = 12;
+    CHECK(differs(k));
+    k = key;
+    k.segment = 3;
+    CHECK(differs(k));
+    k = key;
+    k.segment = key.segment + layers::ModelImpl::kSecondDocumentSegments;
+    CHECK(differs(k));
+    k = key;
+    k.layer = 2;
+    CHECK(differs(k));
+    k = key;
+    k.site = 0;
+    CHECK(differs(k));
+    // The forward pass applies that mask, in every floating dtype and for non-contiguous input.
+    const auto x = torch::randn({n}, torch::kFloat64);
+    CHECK(max_abs_diff(keyed_dropout(x, p, key), x * m.to(torch::kFloat64) / (1 - p)) < 1e-15);
+    for (const auto dtype : {torch::kFloat32, torch::kBFloat16, torch::kHalf}) {
+        INFO(dtype);
+        const auto xd = x.to(dtype);
+        const auto ref = (xd.to(torch::kFloat32) * m.to(torch::kFloat32) * static_cast<float>(1 / (1 - p))).to(dtype);
+        CHECK(torch::equal(keyed_dropout(xd, p, key), ref));
+    }
+    const auto x2 = torch::randn({40, 30}, torch::kFloat64).t();  // [30, 40], non-contiguous
+    REQUIRE_FALSE(x2.is_contiguous());
+    const auto ref2 = x2.contiguous() * dropout_mask(key, x2.numel(), p).view({30, 40}).to(torch::kFloat64) / (1 - p);
+    CHECK(max_abs_diff(keyed_dropout(x2, p, key), ref2) < 1e-15);
+    // p = 0 and evaluation: identity.
+    CHECK(keyed_dropout(x, 0.0, key).is_same(x));
+    CHECK(keyed_dropout(x, p, key, false).is_same(x));
+    CHECK_THROWS(keyed_dropout(x, 1.0, key));
+}
+
+TEST_CASE("keyed dropout's backward regenerates the mask", "[kernels]") {
+    const double p = 0.25;
+    const DropoutKey key{1, 2, 3, 4, 5};
+    const auto x = torch::randn({5, 7, 3}, torch::kFloat64).requires_grad_(true);
+    const auto g = torch::randn({5, 7, 3}, torch::kFloat64);
+    keyed_dropout(x, p, key).backward(g);
+    const auto mask = dropout_mask(key, x.numel(), p).view({5, 7, 3}).to(torch::kFloat64);
+    CHECK(max_abs_diff(x.grad(), g * mask / (1 - p)) < 1e-15);
+    // Twice differentiable: d/dg of <x.grad, w> is the mask again.
+    const auto x3 = x.detach().clone().requires_grad_(true);
+    const auto gg = torch::randn_like(x3).requires_grad_(true);
+    const auto y3 = keyed_dropout(x3, p, key);
+    const auto grad = torch::autograd::grad({y3}, {x3}, {gg}, true, true)[0];
+    const auto w = torch::randn_like(grad);
+    (grad * w).sum().backward();
+    CHECK(max_abs_diff(gg.grad(), w * mask / (1 - p)) < 1e-15);
+}
+
+TEST_CASE("keyed dropout on another device draws the CPU mask", "[kernels]") {
+    if (!torch::cuda::is_available()) {
+        WARN("no CUDA device: skipped");
+        return;
+    }
+    const DropoutKey key{9, 8, 7, 6, 5};
+    const auto x = torch::randn({3, 1001}, torch::kFloat32);
+    const auto y = keyed_dropout(x.cuda(), 0.2, key).cpu();
+    CHECK(torch::equal(y, keyed_dropout(x, 0.2, key)));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// AMRB against BPTT
+// ---------------------------------------------------------------------------------------------------
+
+namespace {
+
+using layers::Head;
+using layers::Model;
+using layers::ModelOptions;
+using layers::Retention;
+
+struct Case {
+    std::string kind;
+    Retention retention;
+    Head head;
+};
+
+ModelOptions amrb_model(const Case& c) {
+    ModelOptions o;
+    o.kind = layers::kModelKinds.parse(c.kind);
+    o.retention = c.retention;
+    o.head = c.head;
+    o.vocab_size = 11;
+    o.n_classes = 3;
+    o.d_model = 8;
+    o.n_heads = 2;
+    o.n_layers = 2;
+    o.d_ff = 16;
+    o.dropout = 0.1;
+    o.max_len = 20;
+    o.segment_length = 4;
+    o.memory_tokens = 2;
+    return o;
+}
+
+Model make_trained_like_model(const ModelOptions& o) {
+    Model m(o, fallback_macro_parameters(64));
+    m->to(torch::kFloat64);
+    // Away from the initialisation, so every parameter has a sizeable gradient.
+    torch::NoGradGuard ng;
+    for (auto& p : m->parameters()) p.add_(torch::randn_like(p) * 0.2);
+    m->train();
+    return m;
+}
+
+// B = 4 samples of length L = T * 4: full, half, one token, none (last real segments differ).
+torch::Tensor lengths_mask(int64_t L, std::vector<int64_t> lens) {
+    auto mask = torch::zeros({static_cast<int64_t>(lens.size()), L}, torch::kBool);
+    for (size_t b = 0; b < lens.size(); ++b) mask[static_cast<int64_t>(b)].narrow(0, 0, lens[b]).fill_(true);
+    return mask;
+}
+
+trainer::BatchTensors make_batch(const ModelOptions& o, int64_t T) {
+    const int64_t L = T * o.segment_length;
+    trainer::BatchTensors b;
+    b.tokens = torch::randint(o.vocab_size, {4, L}, torch::kLong);
+    b.mask = lengths_mask(L, {L, (L + 1) / 2, 1, 0});
+    b.labels = torch::tensor({0, 1, 2, 1}, torch::kLong);
+    if (o.head == Head::match) {
+        b.tokens2 = torch::randint(o.vocab_size, {4, L}, torch::kLong);
+        b.mask2 = lengths_mask(L, {L / 3 + 1, L, 0, 2});
+    }
+    return b;
+}
+
+struct Grads {
+    std::vector<std::string> names;
+    std::vector<torch::Tensor> values;
+    torch::Tensor loss, logits;
+};
+
+Grads gradients(Model& model, const trainer::BatchTensors& b, trainer::Backprop method, const trainer::StepKey& key,
+                const trainer::AmrbFault* fault = nullptr) {
+    model->zero_grad();
+    trainer::BackpropResult r;
+    if (fault) {
+        model->set_dropout_step(key.seed, key.step);
+        r = trainer::amrb(*model, b, *fault);
+    } else {
+        r = trainer::backprop(*model, b, method, key);
+    }
+    Grads g{{}, {}, r.loss, r.logits};
+    for (const auto& item : model->named_parameters()) {
+        g.names.push_back(item.key());
+        const auto& grad = item.value().grad();
+        g.values.push_back(grad.defined() ? grad.clone() : torch::zeros_like(item.value()));
+    }
+    return g;
+}
+
+// The largest over parameters of max |a - b| / max |a| (absolute where a is all zero).
+double worst_relative(const Grads& a, const Grads& b, std::string* where) {
+    double worst = 0;
+    for (size_t i = 0; i < a.values.size(); ++i) {
+        const double scale = a.values[i].abs().max().item<double>();
+        const double diff = max_abs_diff(a.values[i], b.values[i]);
+        const double rel = scale > 0 ? diff / scale : diff;
+        if (rel > worst) {
+            worst = rel;
+            *where = a.names[i];
+        }
+    }
+    return worst;
+}
+
+}  // namespace
+
+TEST_CASE("AMRB gives BPTT's gradients with dropout on", "[layers]") {
+    const std::vector<Case> cases = {
+        {"rmaat", Retention::paper, Head::classify}, {"rmaat", Retention::blend, Head::classify},
+        {"rmaat", Retention::paper, Head::match},    {"rmaat", Retention::blend, Head::match},
+        {"rmt", Retention::none, Head::classify},    {"rmt", Retention::none, Head::match},
+        {"rlt", Retention::none, Head::classify},    {"rlt", Retention::none, Head::match},
+        {"at", Retention::none, Head::classify},     {"transformer", Retention::none, Head::match},
+    };
+    const trainer::StepKey key{1234, 7};
+    for (const auto& c : cases) {
+        for (const int64_t T : {1, 3, 5}) {
+            const std::string name = c.kind + " " + layers::kRetentionModes.name(c.retention) + " " +
+                                     layers::kHeads.name(c.head) + " T=" + std::to_string(T);
+            DYNAMIC_SECTION(name) {
+                torch::manual_seed(100 + T);
+                Model model = make_trained_like_model(amrb_model(c));
+                const auto batch = make_batch(model->options(), T);
+                const Grads bptt = gradients(model, batch, trainer::Backprop::bptt, key);
+                const Grads amrb = gradients(model, batch, trainer::Backprop::amrb, key);
+                CHECK(max_abs_diff(bptt.logits, amrb.logits) < 1e-12);
+                CHECK(bptt.loss.item<double>() == Approx(amrb.loss.item<double>()).epsilon(1e-12));
+                std::string where;
+                const double rel = worst_relative(bptt, amrb, &where);
+                INFO("worst parameter " << where << ": " << rel);
+                CHECK(rel < 1e-10);
+                // Dropout acts: another step draws other masks, so other gradients.
+                const Grads other = gradients(model, batch, trainer::Backprop::bptt, {1234, 8});
+                CHECK(worst_relative(bptt, other, &where) > 1e-3);
+            }
+        }
+    }
+}
+
+TEST_CASE("a broken replay gives gradients the comparison catches", "[layers]") {
+    const trainer::StepKey key{99, 3};
+    for (const auto& c : {Case{"rmaat", Retention::blend, Head::classify}, Case{"rmt", Retention::none, Head::match}}) {
+        DYNAMIC_SECTION(c.kind) {
+            torch::manual_seed(5);
+            Model model = make_trained_like_model(amrb_model(c));
+            const auto batch = make_batch(model->options(), 3);
+            const Grads bptt = gradients(model, batch, trainer::Backprop::bptt, key);
+            std::string where;
+            trainer::AmrbFault shifted;
+            shifted.replay_segment_shift = 1;  // the replay draws other dropout masks
+            CHECK(worst_relative(bptt, gradients(model, batch, trainer::Backprop::amrb, key, &shifted), &where) > 1e-3);
+            trainer::AmrbFault truncated;
+            truncated.drop_memory_gradient = true;  // no gradient through the memory
+            CHECK(worst_relative(bptt, gradients(model, batch, trainer::Backprop::amrb, key, &truncated), &where) >
+                  1e-3);
+            // Without a fault the same hook is AMRB itself.
+            const trainer::AmrbFault none;
+            CHECK(worst_relative(bptt, gradients(model, batch, trainer::Backprop::amrb, key, &none), &where) < 1e-10);
+        }
+    }
+}
+
+TEST_CASE("the model's dropout follows the key the trainer sets", "[layers]") {
+    torch::manual_seed(3);
+    Model model = make_trained_like_model(amrb_model({"rmaat", Retention::paper, Head::classify}));
+    const auto batch = make_batch(model->options(), 3);
+    auto logits = [&](uint64_t seed, int64_t step) {
+        model->set_dropout_step(seed, step);
+        torch::NoGradGuard ng;
+        return trainer::forward(model, batch.tokens, batch.mask).logits;
+    };
+    const auto a = logits(1, 1);
+    CHECK(torch::equal(a, logits(1, 1)));  // nothing drawn from a global generator
+    CHECK(max_abs_diff(a, logits(1, 2)) > 1e-6);
+    CHECK(max_abs_diff(a, logits(2, 1)) > 1e-6);
+    model->eval();
+    CHECK(torch::equal(logits(1, 1), logits(2, 2)));  // evaluation: no dropout
+}
