@@ -311,7 +311,7 @@ TEST_CASE("a run killed with kill -9 resumes to the same weights, bit for bit", 
     clean(ref);
 }
 
-TEST_CASE("SIGTERM checkpoints at the next step and exits 143; the run resumes", "[trainer][cli][resume]") {
+TEST_CASE("SIGTERM writes a checkpoint at the next step and exits 143", "[trainer][cli][resume]") {
     const std::string cfg = write_file("term.toml", tiny_config(300, 1000));
     const std::string out = dir + "/term.h5";
     clean(out);
@@ -374,7 +374,7 @@ TEST_CASE("a small RMAAT beats the majority class on ListOps-mini", "[trainer][c
     const std::string cfg = write_file(
         "learn.toml",
         "[model]\nkind = \"rmaat\"\nd_model = 32\nn_heads = 4\nn_layers = 2\nd_ff = 64\ndropout = 0.0\n"
-        "segment_length = 32\nmemory_tokens = 4\n\n[train]\nsteps = 400\nbatch_size = 32\nlr = 0.002\nwarmup = 20\n"
+        "segment_length = 32\nmemory_tokens = 4\n\n[train]\nsteps = 300\nbatch_size = 32\nlr = 0.003\nwarmup = 20\n"
         "schedule = \"cosine\"\nweight_decay = 0.01\neval_every = 100\nthreads = 1\nseed = 1\n\n[data]\n"
         "task = \"listops-mini\"\ngenerate = true\nn_train = 3000\nn_val = 300\nn_test = 500\nseed = 2\n");
     const std::string out = dir + "/learn.h5";
