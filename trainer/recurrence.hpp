@@ -19,9 +19,9 @@
 namespace rmaat::trainer {
 
 struct SegmentPlan {
-    int64_t T = 0;               // number of segments
-    int64_t S = 0;               // segment length (tokens)
-    int64_t M = 0;               // memory tokens
+    int64_t T = 0;  // number of segments
+    int64_t S = 0;  // segment length (tokens)
+    int64_t M = 0;  // memory tokens
     torch::Tensor tokens, mask;  // [B, T S], padded with masked zeros
     torch::Tensor last;          // [B] int64: the last segment holding a real token, -1 when none
 
@@ -37,9 +37,9 @@ SegmentPlan plan_segments(const layers::ModelOptions& opt, const torch::Tensor& 
 // One segment step: the model's output for [mem_t ; x_t], the representation it contributes (zero
 // for the samples whose last real segment is another one), and mem_{t+1} after retention.
 struct SegmentStep {
-    torch::Tensor out;           // [B, M + S, d]
+    torch::Tensor out;          // [B, M + S, d]
     torch::Tensor contribution;  // [B, d]
-    torch::Tensor memory;        // [B, M, d]; undefined when M = 0
+    torch::Tensor memory;       // [B, M, d]; undefined when M = 0
 };
 SegmentStep step_segment(layers::ModelImpl& model, const SegmentPlan& plan, int64_t t, const torch::Tensor& memory,
                          const std::vector<torch::Tensor>& features);
