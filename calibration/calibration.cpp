@@ -687,7 +687,8 @@ CalibrationConfig read_checked(const Config& cfg, const std::string& config_dir,
     root.section("run").get_int("seed", 1, Range::non_negative());
     const ConfigSection s = root.section("calibration");
     CalibrationConfig cc = read_calibration_config(s, config_dir);
-    for (const char* other : {"run", "network", "calcium"}) cfg.ignore_section(other);  // `rmaat simulate` checks these
+    for (const char* other : {"run", "network", "calcium", "model", "train", "data"})
+        cfg.ignore_section(other);  // `rmaat simulate` and `rmaat train` check these
     cfg.check_all_used();
     check_calibration_costs(cc, s, limits);
     cc.resolved_config = cfg.resolved_text();

@@ -6,6 +6,9 @@
 
 #include "core/config.hpp"
 #include "sim/limits.hpp"
+#ifdef RMAAT_WITH_TORCH
+#include "trainer/trainer.hpp"
+#endif
 
 namespace rmaat::cli {
 
@@ -27,6 +30,12 @@ void add_inspect(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_calibrate(CLI::App& app);
 void add_data(CLI::App& app);
+#ifdef RMAAT_WITH_TORCH
+void add_train(CLI::App& app);
+void add_eval(CLI::App& app);
+// Shared by train and pipeline: a fresh training request from a config file or the built-in demo.
+trainer::TrainRequest train_request(const std::string& config_path, bool demo, const std::string& out, bool force);
+#endif
 
 // Shared by simulate and pipeline: config (file or built-in demo) -> run file.
 void run_simulation(const std::string& config_path, bool demo, const std::string& out_path, bool force,

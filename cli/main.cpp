@@ -47,6 +47,10 @@ int main(int argc, char** argv) {
     rmaat::cli::add_inspect(app);
     rmaat::cli::add_bench(app);
     rmaat::cli::add_data(app);
+#ifdef RMAAT_WITH_TORCH
+    rmaat::cli::add_train(app);
+    rmaat::cli::add_eval(app);
+#endif
     app.parse_complete_callback([&] {
         rmaat::log::set_level(quiet     ? rmaat::log::Level::error
                               : verbose ? rmaat::log::Level::debug

@@ -68,12 +68,14 @@ void Progress::draw(double done, bool final) {
         const int width = 30, filled = static_cast<int>(frac * width);
         std::string bar(filled, '#');
         bar.resize(width, '.');
-        fmt::print(stderr, "\r{} [{}] {:5.1f}% {:.3g} {}/s elapsed {} eta {}   ", label_, bar, 100 * frac, rate, unit_,
-                   format_duration(elapsed), final ? "00:00" : format_duration(eta));
+        fmt::print(stderr, "\r{} [{}] {:5.1f}% {:.3g} {}/s elapsed {} eta {}{}{}   ", label_, bar, 100 * frac, rate,
+                   unit_, format_duration(elapsed), final ? "00:00" : format_duration(eta), note_.empty() ? "" : " ",
+                   note_);
         if (final) fmt::print(stderr, "\n");
     } else {
-        fmt::print(stderr, "{}: {:.1f}% ({:.4g}/{:.4g} {}), {:.3g} {}/s, elapsed {}, eta {}\n", label_, 100 * frac,
-                   done, total_, unit_, rate, unit_, format_duration(elapsed), final ? "00:00" : format_duration(eta));
+        fmt::print(stderr, "{}: {:.1f}% ({:.4g}/{:.4g} {}), {:.3g} {}/s, elapsed {}, eta {}{}{}\n", label_, 100 * frac,
+                   done, total_, unit_, rate, unit_, format_duration(elapsed), final ? "00:00" : format_duration(eta),
+                   note_.empty() ? "" : ", ", note_);
     }
     std::fflush(stderr);
 }

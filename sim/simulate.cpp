@@ -105,7 +105,7 @@ void simulate_to_file(const Config& cfg, const std::string& config_dir, const st
     std::vector<std::pair<std::string, SimRun>> runs;
     for (const auto& m : kSimModels)
         if (contains(models, m.name)) runs.emplace_back(m.name, m.value(root.section(m.name), config_dir));
-    cfg.ignore_section("calibration");  // the next stage of `rmaat pipeline`
+    for (const char* next : {"calibration", "model", "train", "data"}) cfg.ignore_section(next);  // later stages
     cfg.check_all_used();
     for (const auto& [name, body] : runs) check_costs(body.costs, root.section(name), limits, "the run file");
     if (check_only) return;

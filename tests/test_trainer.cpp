@@ -1,0 +1,394 @@
+// The trainer (docs/design.md section 6.2): AdamW and the schedules against their formulas, the
+// [train]/[data] checks, a tiny run end to end (metrics readable with h5py while and after it runs),
+// exact resume after kill -9 at several moments, refused checkpoints, learning on ListOps-mini, eval.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/h5_store.hpp"
+#include "tests/catch.hpp"
+#include "trainer/optim.hpp"
+#include "trainer/run_file.hpp"
+#include "trainer/train_config.hpp"
+
+using namespace rmaat;
+using namespace rmaat::trainer;
+
+namespace {
+
+struct Result {
+    int code;
+    std::string output;
+};
+
+Result shell(const std::string& cmd) {
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen((cmd + " 2>&1").c_str(), "r"), pclose);
+    std::string out;
+    std::array<char, 4096> buf{};
+    while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
+    const int status = pclose(pipe.release());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+Result run(const std::string& args) {
+    return shell(std::string(RMAAT_CLI) + " " + args);
+}
+
+const std::string dir = std::string(RMAAT_BINARY_DIR) + "/trainer_test";
+
+std::string write_file(const std::string& name, const std::string& text) {
+    mkdir(dir.c_str(), 0755);
+    const std::string path = dir + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+}
+
+bool exists(const std::string& p) {
+    struct stat st {};
+    return stat(p.c_str(), &st) == 0;
+}
+
+void clean(const std::string& out) {
+    shell("rm -rf '" + out + "' '" + out + "'.partial.* '" + out + ".ckpt' '" + out + "'.ckpt.partial.* '" + out +
+          ".data'");
+}
+
+pid_t start(const std::vector<std::string>& args, const std::string& log) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        std::vector<char*> argv{const_cast<char*>(RMAAT_CLI)};
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        execv(RMAAT_CLI, argv.data());
+        _exit(127);
+    }
+    return pid;
+}
+
+// A tiny RMAAT on generated ListOps-mini: a few seconds on one thread.
+std::string tiny_config(int steps, int checkpoint_every, const std::string& extra = "") {
+    return "[model]\nkind = \"rmaat\"\nd_model = 16\nn_heads = 2\nn_layers = 1\nd_ff = 32\ndropout = 0.0\n"
+           "segment_length = 32\nmemory_tokens = 4\n\n[train]\nsteps = " +
+           std::to_string(steps) +
+           "\nbatch_size = 16\nlr = 0.003\nwarmup = 5\nschedule = \"cosine\"\neval_every = 10\neval_batches = 2\n"
+           "checkpoint_every = " +
+           std::to_string(checkpoint_every) + "\nthreads = 1\nseed = 3\n" + extra +
+           "\n[data]\ntask = \"listops-mini\"\ngenerate = true\nn_train = 400\nn_val = 64\nn_test = 64\nseed = 5\n";
+}
+
+// Every parameter of a run file or checkpoint, by name.
+std::vector<std::pair<std::string, std::vector<double>>> params_of(const std::string& path) {
+    const h5::File f = h5::File::open_read(path);
+    const h5::Group p = f.root().open_group("model/params");
+    std::vector<std::pair<std::string, std::vector<double>>> out;
+    for (const auto& o : p.list_objects())
+        if (o.kind == h5::ObjectInfo::dataset) out.emplace_back(o.path, p.read(o.path).data);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("AdamW follows the decoupled-decay formula and torch::optim::AdamW", "[trainer][optim]") {
+    torch::manual_seed(0);
+    const auto p0 = torch::randn({3, 4}, torch::kDouble);
+    auto p = p0.clone().requires_grad_(true);
+    auto q = p0.clone().requires_grad_(true);
+    const AdamWOptions o{0.9, 0.99, 1e-8, 0.1};
+    AdamW mine({p}, o);
+    torch::optim::AdamW ref({q}, torch::optim::AdamWOptions(0.01).betas({0.9, 0.99}).eps(1e-8).weight_decay(0.1));
+    // The formula by hand, element 0.
+    double x = p0[0][0].item<double>(), m = 0, v = 0;
+    for (int t = 1; t <= 5; ++t) {
+        const auto g = torch::sin(p0 * t);
+        mine.zero_grad();
+        ref.zero_grad();
+        p.mutable_grad() = g.clone();
+        q.mutable_grad() = g.clone();
+        const double lr = 0.01;
+        mine.step(lr);
+        ref.step();
+        const double gx = g[0][0].item<double>();
+        x -= lr * 0.1 * x;
+        m = 0.9 * m + 0.1 * gx;
+        v = 0.99 * v + 0.01 * gx * gx;
+        x -= lr * (m / (1 - std::pow(0.9, t))) / (std::sqrt(v / (1 - std::pow(0.99, t))) + 1e-8);
+    }
+    CHECK(mine.steps() == 5);
+    CHECK(p[0][0].item<double>() == Approx(x).epsilon(1e-12));
+    CHECK(torch::equal(p.detach(), q.detach()));  // same operations in the same order
+}
+
+TEST_CASE("learning-rate schedules: LRA's rsqrt, cosine and constant", "[trainer][optim]") {
+    // rsqrt: lr min(1, t/w) / sqrt(max(t, w)); the peak lr/sqrt(w) at t = w.
+    CHECK(learning_rate(Schedule::rsqrt, 0.05, 100, 1000, 1) == Approx(0.05 * 0.01 / 10));
+    CHECK(learning_rate(Schedule::rsqrt, 0.05, 100, 1000, 100) == Approx(0.05 / 10));
+    CHECK(learning_rate(Schedule::rsqrt, 0.05, 100, 1000, 400) == Approx(0.05 / 20));
+    CHECK(learning_rate(Schedule::cosine, 1e-3, 10, 110, 5) == Approx(5e-4));
+    CHECK(learning_rate(Schedule::cosine, 1e-3, 10, 110, 60) == Approx(5e-4));
+    CHECK(learning_rate(Schedule::cosine, 1e-3, 10, 110, 110) == Approx(0.0).margin(1e-15));
+    CHECK(learning_rate(Schedule::constant, 1e-3, 10, 110, 3) == Approx(3e-4));
+    CHECK(learning_rate(Schedule::constant, 1e-3, 10, 110, 50) == Approx(1e-3));
+}
+
+TEST_CASE("gradient clipping by global norm", "[trainer][optim]") {
+    auto a = torch::zeros({2}, torch::kDouble).requires_grad_(true);
+    auto b = torch::zeros({1}, torch::kDouble).requires_grad_(true);
+    a.mutable_grad() = torch::tensor({3.0, 0.0}, torch::kDouble);
+    b.mutable_grad() = torch::tensor({4.0}, torch::kDouble);
+    CHECK(clip_grad_norm({a, b}, 10.0) == Approx(5.0));
+    CHECK(a.grad()[0].item<double>() == Approx(3.0));
+    CHECK(clip_grad_norm({a, b}, 1.0) == Approx(5.0));
+    CHECK(a.grad()[0].item<double>() == Approx(0.6).epsilon(1e-5));
+    CHECK(b.grad()[0].item<double>() == Approx(0.8).epsilon(1e-5));
+}
+
+TEST_CASE("[train] and [data] are checked with file, line and key", "[trainer][config]") {
+    auto err = [](const std::string& text) {
+        try {
+            const Config c = Config::from_string(text, "t.toml");
+            read_run_config(c, "");
+            c.check_all_used();
+        } catch (const ConfigError& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    CHECK_THAT(err("[train]\nsteps = 0\n[data]\ntask = \"listops-mini\"\ngenerate = true\n"),
+               ContainsSubstring("t.toml:2") && ContainsSubstring("train.steps"));
+    CHECK_THAT(err("[train]\nschedule = \"linear\"\n[data]\ntask = \"listops-mini\"\ngenerate = true\n"),
+               ContainsSubstring("rsqrt"));
+    CHECK_THAT(err("[train]\nbackprop = \"x\"\n[data]\ntask = \"listops-mini\"\ngenerate = true\n"),
+               ContainsSubstring("amrb"));
+    CHECK_THAT(err("[train]\n[data]\ntask = \"nope\"\n"), ContainsSubstring("data.task"));
+    CHECK_THAT(err("[train]\n[data]\ntask = \"listops-mini\"\n"), ContainsSubstring("data.train"));
+    CHECK_THAT(err("[train]\n[data]\ntask = \"image\"\ngenerate = true\n"), ContainsSubstring("no generator"));
+    CHECK_THAT(err("[train]\nstep = 3\n[data]\ntask = \"listops-mini\"\ngenerate = true\n"),
+               ContainsSubstring("t.toml:2") && ContainsSubstring("steps"));
+
+    // The model's sizes come from the data; a stated one must agree.
+    const Config c = Config::from_string(
+        "[model]\nvocab_size = 100\n[train]\n[data]\ntask = \"listops-mini\"\ngenerate = true\n", "v.toml");
+    RunConfig rc = read_run_config(c, "");
+    RunData d;
+    d.train.vocab.symbols.assign(16, "x");
+    d.train.n_classes = 10;
+    d.train.examples.push_back({{1, 2, 3}, {}, 0});
+    try {
+        fit_model_to_data(c, rc.model, d);
+        FAIL("no error");
+    } catch (const ConfigError& e) {
+        CHECK_THAT(std::string(e.what()),
+                   ContainsSubstring("v.toml:2") && ContainsSubstring("vocab_size") && ContainsSubstring("16"));
+    }
+}
+
+TEST_CASE("a tiny run: metrics, eval and weights in the run file, readable with h5py", "[trainer][cli]") {
+    const std::string cfg = write_file("tiny.toml", tiny_config(30, 10));
+    const std::string out = dir + "/tiny.h5";
+    clean(out);
+    const Result r = run("train " + cfg + " -o " + out + " --no-progress");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK_THAT(r.output, ContainsSubstring("accuracy"));
+    CHECK(exists(out));
+    CHECK_FALSE(exists(out + ".ckpt"));  // removed once the run file is published
+    const Result py = shell(
+        "/usr/bin/python3 -c \"import h5py\nwith h5py.File('" + out +
+        "', 'r') as f:\n    m = f['train/metrics']\n    print('rows', len(m['step']), int(m['step'][-1]), "
+        "len(m['loss']), len(f['train/eval/accuracy']))\n    print('status', f.attrs['status'])\n    print('acc', "
+        "float(f['eval/accuracy'][()]), f['eval/confusion'].shape)\n    print('W_R', "
+        "f['model/params/layers.0.attention.W_R'].shape)\"");
+    INFO(py.output);
+    CHECK(py.code == 0);
+    CHECK_THAT(py.output, ContainsSubstring("rows 30 30 30 3"));
+    CHECK_THAT(py.output, ContainsSubstring("complete"));
+    CHECK_THAT(py.output, ContainsSubstring("(10, 10)"));
+
+    SECTION("rmaat eval on the run's split and on a file") {
+        const Result e = run("eval " + out);
+        INFO(e.output);
+        CHECK(e.code == 0);
+        CHECK_THAT(e.output, ContainsSubstring("accuracy") && ContainsSubstring("confusion"));
+        const Result f = run("eval " + out + " --data " + out + ".data/mini_val.tsv --final");
+        INFO(f.output);
+        CHECK(f.code == 0);
+        CHECK_THAT(f.output, ContainsSubstring("on 64 examples"));
+    }
+}
+
+TEST_CASE("metrics are readable with h5py while the run writes", "[trainer][cli]") {
+    const std::string cfg = write_file("while.toml", tiny_config(400, 50));
+    const std::string out = dir + "/while.h5";
+    clean(out);
+    const pid_t pid = start({"train", cfg, "-o", out, "--no-progress"}, dir + "/while.log");
+    // Wait until the first checkpoint (written after the run file's first flush) and 20 more steps.
+    while (!exists(out + ".ckpt")) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    bool read = false;
+    for (int i = 0; i < 400 && !read; ++i) {
+        const Result py = shell("/usr/bin/python3 -c \"import h5py, glob\nf = h5py.File(sorted(glob.glob('" + out +
+                                ".partial.*'))[0], 'r', locking=False)\nprint('rows', len(f['train/metrics/loss']))\"");
+        if (py.code == 0 && py.output.find("rows 0") == std::string::npos) read = true;
+        if (waitpid(pid, nullptr, WNOHANG) == pid) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    CHECK(read);
+    clean(out);
+}
+
+TEST_CASE("a run killed with kill -9 resumes to the same weights, bit for bit", "[trainer][cli][resume]") {
+    const std::string cfg = write_file("resume.toml", tiny_config(60, 7));
+    const std::string ref = dir + "/resume_ref.h5", out = dir + "/resume.h5";
+    clean(ref);
+    REQUIRE(run("train " + cfg + " -o " + ref + " --no-progress").code == 0);
+    const auto want = params_of(ref);
+    REQUIRE(!want.empty());
+
+    int resumed_runs = 0;
+    for (int delay_ms : {0, 25, 120}) {
+        clean(out);
+        pid_t pid = start({"train", cfg, "-o", out, "--no-progress"}, dir + "/resume.log");
+        int kills = 0;
+        // Kill it `delay_ms` after a checkpoint was (re)written, resume, kill again, ... until it finishes: each
+        // round makes progress, and the kills land at different moments (mid-step, mid-evaluation, mid-write).
+        ino_t last = 0;
+        for (;;) {
+            for (;;) {
+                struct stat st {};
+                if (stat((out + ".ckpt").c_str(), &st) == 0 && st.st_ino != last) {
+                    last = st.st_ino;
+                    break;
+                }
+                if (waitpid(pid, nullptr, WNOHANG) == pid) {
+                    pid = -1;
+                    break;
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+            if (pid > 0) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms + 7 * kills));
+                kill(pid, SIGKILL);
+                waitpid(pid, nullptr, 0);
+            }
+            // The checkpoint as the killed run left it: the next round waits for the resumed run's own.
+            struct stat st {};
+            if (stat((out + ".ckpt").c_str(), &st) == 0) last = st.st_ino;
+            if (exists(out)) break;
+            ++kills;
+            REQUIRE(kills < 40);
+            pid = start({"train", "--resume", out, "--no-progress"}, dir + "/resume.log");
+        }
+        if (kills > 0) ++resumed_runs;
+        INFO("delay " << delay_ms << " ms, " << kills << " kills");
+        const auto got = params_of(out);
+        REQUIRE(got.size() == want.size());
+        for (size_t i = 0; i < got.size(); ++i) {
+            INFO(got[i].first);
+            CHECK(got[i].first == want[i].first);
+            CHECK(got[i].second == want[i].second);  // bitwise
+        }
+        const Result py =
+            shell("/usr/bin/python3 -c \"import h5py\nf = h5py.File('" + out +
+                  "', 'r')\nprint('rows', len(f['train/metrics/step']), list(f['train/metrics/step'][:3]))\"");
+        CHECK_THAT(py.output, ContainsSubstring("rows 60 [1.0, 2.0, 3.0]"));
+    }
+    CHECK(resumed_runs > 0);
+    clean(out);
+    clean(ref);
+}
+
+TEST_CASE("SIGTERM writes a checkpoint at the next step and exits 143", "[trainer][cli][resume]") {
+    const std::string cfg = write_file("term.toml", tiny_config(300, 1000));
+    const std::string out = dir + "/term.h5";
+    clean(out);
+    const std::string log = dir + "/term.log";
+    const pid_t pid = start({"train", cfg, "-o", out, "--no-progress"}, log);
+    while (!exists(out + ".ckpt")) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    kill(pid, SIGTERM);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    std::ifstream in(log);
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    INFO(text);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 143);
+    CHECK_THAT(text, ContainsSubstring("--resume"));
+    const h5::File c = h5::File::open_read(out + ".ckpt");
+    CHECK(c.root().open_group("train/state").attr_int("step") > 0);
+}
+
+TEST_CASE("a corrupt or foreign checkpoint is refused with a clear message", "[trainer][cli][resume]") {
+    const std::string out = dir + "/bad.h5";
+    clean(out);
+    CHECK_THAT(run("train --resume " + out).output, ContainsSubstring("no checkpoint"));
+    write_file("bad.h5.ckpt", "this is not HDF5");
+    Result r = run("train --resume " + out);
+    INFO(r.output);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, ContainsSubstring("bad.h5.ckpt"));
+    {  // an HDF5 file, but not a checkpoint
+        std::remove((out + ".ckpt").c_str());
+        h5::File f = h5::File::create(out + ".ckpt");
+        f.root().attr("tool", std::string("rmaat"));
+        f.commit();
+    }
+    r = run("train --resume " + out);
+    INFO(r.output);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, ContainsSubstring("not an rmaat checkpoint"));
+
+    // A real checkpoint whose classifier has the wrong shape.
+    const std::string cfg = write_file("bad.toml", tiny_config(200, 5));
+    clean(out);
+    const pid_t pid = start({"train", cfg, "-o", out, "--no-progress"}, dir + "/bad.log");
+    while (!exists(out + ".ckpt")) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    const Result py = shell("/usr/bin/python3 -c \"import h5py, numpy\nf = h5py.File('" + out +
+                            ".ckpt', 'r+')\ndel f['model/params/classifier.weight']\nf['model/params/"
+                            "classifier.weight'] = numpy.zeros((3, 3))\"");
+    REQUIRE(py.code == 0);
+    r = run("train --resume " + out);
+    INFO(r.output);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, ContainsSubstring("classifier.weight") && ContainsSubstring("shape"));
+    clean(out);
+}
+
+TEST_CASE("a small RMAAT beats the majority class on ListOps-mini", "[trainer][cli][learning]") {
+    const std::string cfg = write_file(
+        "learn.toml",
+        "[model]\nkind = \"rmaat\"\nd_model = 32\nn_heads = 4\nn_layers = 2\nd_ff = 64\ndropout = 0.0\n"
+        "segment_length = 32\nmemory_tokens = 4\n\n[train]\nsteps = 300\nbatch_size = 32\nlr = 0.003\nwarmup = 20\n"
+        "schedule = \"cosine\"\nweight_decay = 0.01\neval_every = 100\nthreads = 1\nseed = 1\n\n[data]\n"
+        "task = \"listops-mini\"\ngenerate = true\nn_train = 3000\nn_val = 300\nn_test = 500\nseed = 2\n");
+    const std::string out = dir + "/learn.h5";
+    clean(out);
+    const Result r = run("train " + cfg + " -o " + out + " --no-progress");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    const h5::File f = h5::File::open_read(out);
+    const h5::Group e = f.root().open_group("eval");
+    const double acc = e.read_scalar("accuracy"), majority = e.read_scalar("majority");
+    INFO("accuracy " << acc << ", majority " << majority);
+    CHECK(acc > 1.5 * majority);
+    clean(out);
+}

@@ -1,0 +1,473 @@
+#include "trainer/trainer.hpp"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "core/interrupt.hpp"
+#include "core/log.hpp"
+#include "core/progress.hpp"
+#include "core/provenance.hpp"
+#include "tasks/batch.hpp"
+#include "trainer/backprop.hpp"
+#include "trainer/build_model.hpp"
+#include "trainer/recurrence.hpp"
+#include "trainer/run_file.hpp"
+#include "trainer/train_config.hpp"
+
+namespace rmaat::trainer {
+
+namespace {
+
+constexpr const char* kCheckpointFormat = "rmaat-checkpoint";
+constexpr int64_t kCheckpointVersion = 1;
+constexpr int64_t kFlushEvery = 10;  // steps between flushes of /train/metrics
+
+using Clock = std::chrono::steady_clock;
+
+// Marks the other stages' tables and checks that nothing else is left unread.
+void finish_config(const Config& cfg) {
+    for (const char* t : {"run", "network", "calcium", "calibration"})
+        if (cfg.root().has(t)) cfg.ignore_section(t);
+    cfg.check_all_used();
+}
+
+BatchTensors to_tensors(const tasks::Batch& b) {
+    BatchTensors t;
+    auto ids = [](const std::vector<int32_t>& v, int64_t B, int64_t L) {
+        return torch::from_blob(const_cast<int32_t*>(v.data()), {B, L}, torch::kInt32).to(torch::kLong);
+    };
+    auto mask = [](const std::vector<uint8_t>& v, int64_t B, int64_t L) {
+        return torch::from_blob(const_cast<uint8_t*>(v.data()), {B, L}, torch::kUInt8).to(torch::kBool);
+    };
+    t.tokens = ids(b.tokens, b.B, b.L);
+    t.mask = mask(b.mask, b.B, b.L);
+    if (!b.tokens2.empty()) {
+        t.tokens2 = ids(b.tokens2, b.B, b.L2);
+        t.mask2 = mask(b.mask2, b.B, b.L2);
+    }
+    t.labels = torch::from_blob(const_cast<int64_t*>(b.labels.data()), {b.B}, torch::kLong).clone();
+    return t;
+}
+
+int64_t pad_multiple(const layers::ModelOptions& o) {
+    return o.recurrent() ? o.segment_length : 1;
+}
+
+double peak_rss_mb() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+std::string absolute_dir(const std::string& dir) {
+    char buf[PATH_MAX];
+    if (realpath(dir.empty() ? "." : dir.c_str(), buf)) return buf;
+    return dir;
+}
+
+std::string file_dir(const std::string& path) {
+    const auto slash = path.rfind('/');
+    return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Working files "<final>.partial.<pid>.<hex>" left by a process that no longer runs (a killed run of
+// this output): removed before a resume writes new ones.
+void remove_stale_partials(const std::string& final_path) {
+    const std::string dir = file_dir(final_path);
+    const auto slash = final_path.rfind('/');
+    const std::string prefix = (slash == std::string::npos ? final_path : final_path.substr(slash + 1)) + ".partial.";
+    DIR* d = opendir(dir.c_str());
+    if (!d) return;
+    while (const dirent* e = readdir(d)) {
+        const std::string name = e->d_name;
+        if (name.rfind(prefix, 0) != 0) continue;
+        const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+        if (pid > 0 && pid != getpid() && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+            if (unlink((dir + "/" + name).c_str()) == 0) log::debug("removed {} (left by a stopped run)", name);
+        }
+    }
+    closedir(d);
+}
+
+struct Session {
+    RunConfig rc;
+    std::string resolved_config, config_text, config_source, config_dir;
+    RunData data;
+    layers::Model model{nullptr};
+    std::vector<std::string> names;
+    std::vector<torch::Tensor> params, best;
+    std::unique_ptr<AdamW> opt;
+    TrainState state;
+    std::string out, data_files[3];
+};
+
+void write_checkpoint(Session& s) {
+    h5::File f = h5::File::create(checkpoint_path(s.out), Replace::yes);
+    const h5::Group root = f.root();
+    root.attr("format", std::string(kCheckpointFormat));
+    root.attr("format_version", static_cast<std::int64_t>(kCheckpointVersion));
+    write_provenance(root, s.resolved_config, s.rc.train.seed);
+    root.attr("config_input", s.config_text);
+    root.attr("config_source", s.config_source);
+    root.attr("config_dir", s.config_dir);
+    write_model(root, *s.model, s.best, s.state.best_step);
+    write_optimizer(root, *s.opt, s.names);
+    write_state(root, s.state, true);
+    f.commit();
+}
+
+void write_run_attrs(const h5::Group& root, const Session& s) {
+    write_provenance(root, s.resolved_config, s.rc.train.seed);
+    root.attr("config_input", s.config_text);
+    root.attr("config_source", s.config_source);
+    root.attr("config_dir", s.config_dir);
+    root.attr("task", s.rc.data.task);
+    root.attr("data_train", s.data_files[0]);
+    root.attr("data_val", s.data_files[1]);
+    root.attr("data_test", s.data_files[2]);
+    root.attr("calibration", s.model->macro().source);
+}
+
+// Reads and checks the config, the data and the model sizes; nothing is written yet.
+void prepare(Session& s, const Config& cfg, bool progress) {
+    s.rc = read_run_config(cfg, s.config_dir);
+    finish_config(cfg);
+    s.data = load_run_data(s.rc.data, s.out, progress);
+    fit_model_to_data(cfg, s.rc.model, s.data);
+    s.resolved_config = cfg.resolved_text();
+    if (s.rc.data.generate) {  // the generated files, as read
+        s.data_files[0] = s.data.train.source;
+        s.data_files[1] = s.data.val.source;
+        s.data_files[2] = s.data.test.source;
+    } else {
+        s.data_files[0] = s.rc.data.train;
+        s.data_files[1] = s.rc.data.val;
+        s.data_files[2] = s.rc.data.test;
+    }
+}
+
+EvalRow validate(layers::ModelImpl& model, const RunData& d, const TrainConfig& tc, int64_t step) {
+    const EvalResult r = evaluate(model, d.val, tc.batch_size, tc.eval_batches);
+    return {static_cast<double>(step), r.loss, r.accuracy};
+}
+
+}  // namespace
+
+void check_train_config(const Config& cfg, const std::string& config_dir) {
+    const RunConfig rc = read_run_config(cfg, config_dir);
+    finish_config(cfg);
+    (void)rc;
+}
+
+EvalResult evaluate(layers::ModelImpl& model, const tasks::Dataset& data, int64_t batch_size, int64_t max_batches) {
+    EvalResult r;
+    const int64_t C = model.options().n_classes;
+    r.n_classes = C;
+    r.confusion.assign(static_cast<size_t>(C * C), 0);
+    if (data.examples.empty()) return r;
+    const bool was_training = model.is_training();
+    model.eval();
+    torch::NoGradGuard no_grad;
+    tasks::BatcherOptions bo;
+    bo.batch_size = batch_size;
+    bo.shuffle = false;
+    bo.pad_multiple = pad_multiple(model.options());
+    tasks::Batcher batcher(data, bo);
+    tasks::Batch b;
+    const int64_t S = model.options().segment_length;
+    std::vector<int64_t> bucket_n, bucket_ok;
+    double loss_sum = 0;
+    int64_t correct = 0;
+    for (int64_t k = 0; (max_batches == 0 || k < max_batches) && batcher.next(b); ++k) {
+        const BatchTensors t = to_tensors(b);
+        const auto logits = forward(model, t.tokens, t.mask, t.tokens2, t.mask2).logits;
+        loss_sum += torch::nn::functional::cross_entropy(
+                        logits, t.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                        .item<double>();
+        const auto pred = logits.argmax(1).contiguous();
+        const int64_t* p = pred.data_ptr<int64_t>();
+        for (int64_t i = 0; i < b.B; ++i) {
+            const int64_t y = b.labels[i];
+            const bool ok = p[i] == y;
+            correct += ok;
+            r.confusion[static_cast<size_t>(y * C + p[i])] += 1;
+            const auto seg = static_cast<size_t>(std::max<int64_t>(1, (b.lengths[i] + S - 1) / S));
+            if (bucket_n.size() < seg) {
+                bucket_n.resize(seg, 0);
+                bucket_ok.resize(seg, 0);
+            }
+            bucket_n[seg - 1] += 1;
+            bucket_ok[seg - 1] += ok;
+        }
+        r.n += b.B;
+    }
+    if (was_training) model.train();
+    r.accuracy = r.n ? static_cast<double>(correct) / static_cast<double>(r.n) : 0.0;
+    r.loss = r.n ? loss_sum / static_cast<double>(r.n) : 0.0;
+    int64_t most = 0;
+    for (int64_t y = 0; y < C; ++y) {
+        int64_t row = 0;
+        for (int64_t x = 0; x < C; ++x) row += r.confusion[static_cast<size_t>(y * C + x)];
+        most = std::max(most, row);
+    }
+    r.majority = r.n ? static_cast<double>(most) / static_cast<double>(r.n) : 0.0;
+    for (size_t k = 0; k < bucket_n.size(); ++k) {
+        if (!bucket_n[k]) continue;
+        r.bucket_segments.push_back(static_cast<int64_t>(k + 1));
+        r.bucket_count.push_back(bucket_n[k]);
+        r.bucket_accuracy.push_back(static_cast<double>(bucket_ok[k]) / static_cast<double>(bucket_n[k]));
+    }
+    return r;
+}
+
+void write_eval(const h5::Group& root, const EvalResult& r, const std::string& split, const std::string& weights) {
+    const h5::Group g = root.group("eval");
+    g.attr("split", split);
+    g.attr("weights", weights);
+    g.write("accuracy", std::vector<double>{r.accuracy}, {}, "1");
+    g.write("loss", std::vector<double>{r.loss}, {}, "nat");
+    g.write("majority", std::vector<double>{r.majority}, {}, "1");
+    g.write("n", std::vector<std::int64_t>{r.n}, {}, "1");
+    g.write("confusion", r.confusion, {static_cast<hsize_t>(r.n_classes), static_cast<hsize_t>(r.n_classes)}, "1");
+    g.dataset_attr("confusion", "definition", "row = true class, column = predicted class");
+    g.write("bucket_segments", r.bucket_segments, {r.bucket_segments.size()}, "1");
+    g.write("bucket_count", r.bucket_count, {r.bucket_count.size()}, "1");
+    g.write("bucket_accuracy", r.bucket_accuracy, {r.bucket_accuracy.size()}, "1");
+}
+
+std::string format_eval(const EvalResult& r) {
+    std::string s = fmt::format("accuracy {:.4f} on {} examples (loss {:.4f}; majority class {:.4f})\n", r.accuracy,
+                                r.n, r.loss, r.majority);
+    s += "confusion (rows: true class, columns: predicted)\n     ";
+    for (int64_t x = 0; x < r.n_classes; ++x) s += fmt::format("{:>6}", x);
+    s += "\n";
+    for (int64_t y = 0; y < r.n_classes; ++y) {
+        s += fmt::format("{:>5}", y);
+        for (int64_t x = 0; x < r.n_classes; ++x)
+            s += fmt::format("{:>6}", r.confusion[static_cast<size_t>(y * r.n_classes + x)]);
+        s += "\n";
+    }
+    s += "accuracy per length (segments: examples, accuracy)\n";
+    for (size_t k = 0; k < r.bucket_segments.size(); ++k)
+        s += fmt::format("  {:>3}: {:>6} {:.4f}\n", r.bucket_segments[k], r.bucket_count[k], r.bucket_accuracy[k]);
+    return s;
+}
+
+TrainResult train(const TrainRequest& req) {
+    Session s;
+    s.out = req.out;
+    const std::string ckpt = checkpoint_path(req.out);
+    bool resumed = false;
+    std::string stale_working;
+    if (req.resume) {
+        if (access(ckpt.c_str(), F_OK) != 0) {
+            if (access(req.out.c_str(), F_OK) == 0)
+                throw InputError(
+                    fmt::format("{}: the run is complete (no checkpoint '{}' left to resume)", req.out, ckpt));
+            throw InputError(fmt::format("cannot resume '{}': no checkpoint '{}'", req.out, ckpt));
+        }
+        if (access(req.out.c_str(), F_OK) == 0 && !req.force) {
+            // Killed between publishing the run file and removing the checkpoint: the run is complete.
+            std::remove(ckpt.c_str());
+            throw InputError(
+                fmt::format("{}: the run is complete (its checkpoint was a leftover and is removed)", req.out));
+        }
+        try {
+            const h5::File f = h5::File::open_read(ckpt);
+            const h5::Group root = f.root();
+            if (!root.has_attr("format") || root.attr_string("format") != kCheckpointFormat)
+                throw h5::Error(
+                    fmt::format("{}: not an rmaat checkpoint (no format = \"{}\")", ckpt, kCheckpointFormat));
+            if (root.attr_int("format_version") != kCheckpointVersion)
+                throw h5::Error(fmt::format("{}: checkpoint format_version {} (this rmaat reads {})", ckpt,
+                                            root.attr_int("format_version"), kCheckpointVersion));
+            s.config_text = root.attr_string("config_input");
+            s.config_source = root.attr_string("config_source");
+            s.config_dir = root.attr_string("config_dir");
+            const Config cfg = Config::from_string(s.config_text, s.config_source);
+            prepare(s, cfg, req.progress);
+            s.state = read_state(root);
+            if (s.state.step > s.rc.train.steps)
+                throw h5::Error(
+                    fmt::format("{}: step {} beyond the config's {} steps", ckpt, s.state.step, s.rc.train.steps));
+            torch::set_num_threads(static_cast<int>(s.state.threads));
+            s.model = load_model(f, false);
+            const auto& a = s.model->options();
+            const auto& b = s.rc.model.options;
+            if (a.vocab_size != b.vocab_size || a.n_classes != b.n_classes || a.max_len != b.max_len)
+                throw h5::Error(fmt::format("{}: the stored model sizes differ from the data's", ckpt));
+            s.params = s.model->parameters();
+            for (const auto& kv : s.model->named_parameters()) s.names.push_back(kv.key());
+            s.opt = std::make_unique<AdamW>(s.params, AdamWOptions{0.9, 0.999, 1e-8, s.rc.train.weight_decay});
+            read_optimizer(root, *s.opt, s.names);
+            if (root.open_group("model").has("best")) {
+                const h5::Group bg = root.open_group("model/best");
+                for (const auto& p : s.params) s.best.push_back(torch::empty_like(p));
+                for (size_t i = 0; i < s.names.size(); ++i) read_tensor_into(bg, s.names[i], s.best[i]);
+            }
+        } catch (const h5::Error& e) {
+            throw InputError(fmt::format("cannot resume from '{}': {}", ckpt, e.what()));
+        }
+        resumed = true;
+        log::info("resuming {} from step {} ({})", req.out, s.state.step, ckpt);
+    } else {
+        s.config_text = req.config_text;
+        s.config_source = req.config_source;
+        s.config_dir = absolute_dir(req.config_dir);
+        const Config cfg = Config::from_string(s.config_text, s.config_source);
+        prepare(s, cfg, req.progress);
+        s.state.threads = s.rc.train.threads > 0 ? s.rc.train.threads : torch::get_num_threads();
+        torch::set_num_threads(static_cast<int>(s.state.threads));
+        torch::manual_seed(s.rc.train.seed);  // initialisation is the only use of torch's generator
+        if (s.rc.model.calibration.empty()) s.rc.model.calibration = req.calibration;
+        s.model = build_model(s.rc.model);
+        s.params = s.model->parameters();
+        for (const auto& kv : s.model->named_parameters()) s.names.push_back(kv.key());
+        s.opt = std::make_unique<AdamW>(s.params, AdamWOptions{0.9, 0.999, 1e-8, s.rc.train.weight_decay});
+    }
+    const TrainConfig& tc = s.rc.train;
+    const bool has_val = !s.data.val.examples.empty();
+
+    tasks::BatcherOptions bo;
+    bo.batch_size = tc.batch_size;
+    bo.pad_multiple = pad_multiple(s.model->options());
+    bo.seed = tc.seed;
+    tasks::Batcher batcher(s.data.train, bo);
+    if (resumed) batcher.restore(s.state.position);
+    s.state.position = batcher.position();
+
+    remove_stale_partials(req.out);  // a killed run's working file: its rows are in the checkpoint
+    remove_stale_partials(ckpt);
+    h5::File run = h5::File::create(req.out, req.force ? Replace::yes : Replace::no);
+    const h5::Group root = run.root();
+    write_run_attrs(root, s);
+    root.attr("status", std::string("running"));
+    MetricsStream stream(root.group("train"));
+    for (const auto& r : s.state.metrics) stream.append(r);
+    for (const auto& r : s.state.evals) stream.append(r);
+    stream.flush();
+    run.flush();
+    if (!resumed) write_checkpoint(s);
+
+    const int64_t ckpt_every = tc.checkpoint_every > 0 ? tc.checkpoint_every
+                               : tc.eval_every > 0     ? tc.eval_every
+                                                       : tc.steps;
+    const StepKey base{tc.seed, 0};
+    s.model->train();
+    Progress bar("train", static_cast<double>(tc.steps - s.state.step), "steps", req.progress);
+    const auto t_start = Clock::now();
+    const double elapsed0 = s.state.elapsed_s;
+    const int64_t first_step = s.state.step;
+    tasks::Batch batch;
+    auto stop_here = [&](int sig) {
+        write_checkpoint(s);
+        stream.flush();
+        root.attr("status", std::string("interrupted"));
+        run.close();
+        throw Interrupted(sig, fmt::format("training stopped by {} at step {}; checkpoint '{}' (resume with `rmaat "
+                                           "train --resume {}`); the partial run file is '{}'",
+                                           signal_name(sig), s.state.step, ckpt, req.out, run.working_path()));
+    };
+    while (s.state.step < tc.steps) {
+        if (const int sig = stop_signal()) stop_here(sig);
+        if (!batcher.next(batch) && !batcher.next(batch)) throw RunError("the training split yields no batch");
+        const auto t0 = Clock::now();
+        const int64_t step = s.state.step + 1;
+        const BatchTensors bt = to_tensors(batch);
+        s.opt->zero_grad();
+        const BackpropResult res = backprop(*s.model, bt, tc.backprop, StepKey{base.seed, step});
+        const double loss = res.loss.item<double>();
+        if (!std::isfinite(loss)) throw RunError(fmt::format("the loss is not finite at step {} ({})", step, loss));
+        const double acc = res.logits.argmax(1).eq(bt.labels).to(torch::kDouble).mean().item<double>();
+        const auto& mg = s.model->memory.defined() ? s.model->memory.grad() : torch::Tensor();
+        const double mem_norm = mg.defined() ? mg.to(torch::kDouble).norm().item<double>() : 0.0;
+        const double gnorm = clip_grad_norm(s.params, tc.clip);
+        const double lr = learning_rate(tc.schedule, tc.lr, tc.warmup, tc.steps, step);
+        s.opt->step(lr);
+        s.state.step = step;
+        s.state.position = batcher.position();
+        int64_t tokens = 0;
+        for (auto l : batch.lengths) tokens += l;
+        for (auto l : batch.lengths2) tokens += l;
+        const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+        const MetricRow row{static_cast<double>(step),
+                            loss,
+                            acc,
+                            lr,
+                            gnorm,
+                            mem_norm,
+                            dt > 0 ? static_cast<double>(tokens) / dt : 0.0,
+                            peak_rss_mb()};
+        s.state.metrics.push_back(row);
+        stream.append(row);
+        if (step % kFlushEvery == 0) {
+            stream.flush();
+            run.flush();
+        }
+        const bool last = step == tc.steps;
+        if (has_val && ((tc.eval_every > 0 && step % tc.eval_every == 0) || last)) {
+            const EvalRow e = validate(*s.model, s.data, tc, step);
+            s.state.evals.push_back(e);
+            stream.append(e);
+            if (e.accuracy > s.state.best_accuracy) {
+                s.state.best_accuracy = e.accuracy;
+                s.state.best_step = step;
+                s.best.clear();
+                for (const auto& p : s.params) s.best.push_back(p.detach().clone());
+            }
+            log::debug("step {}: validation accuracy {:.4f}, loss {:.4f}", step, e.accuracy, e.loss);
+        }
+        s.state.elapsed_s = elapsed0 + std::chrono::duration<double>(Clock::now() - t_start).count();
+        const bool out_of_time = tc.time_budget_s > 0 && s.state.elapsed_s >= tc.time_budget_s;
+        if (step % ckpt_every == 0 || last || out_of_time) write_checkpoint(s);
+        bar.note(fmt::format("loss {:.3f} acc {:.3f} {:.0f} tok/s", loss, acc, row.tokens_per_s));
+        bar.update(static_cast<double>(step - first_step));
+        if (out_of_time) {
+            log::warn("time budget of {} s reached at step {} of {}", tc.time_budget_s, step, tc.steps);
+            break;
+        }
+    }
+    bar.finish();
+
+    // The run file: final weights, best weights, optimiser and state, then the test split.
+    write_model(root, *s.model, s.best, s.state.best_step);
+    write_optimizer(root, *s.opt, s.names);
+    write_state(root, s.state, false);
+    stream.flush();
+    TrainResult result;
+    result.steps = s.state.step;
+    result.run_file = req.out;
+    if (!s.data.test.examples.empty()) {
+        std::string weights = "final";
+        std::vector<torch::Tensor> final_params;
+        if (!s.best.empty()) {
+            torch::NoGradGuard no_grad;
+            for (size_t i = 0; i < s.params.size(); ++i) {
+                final_params.push_back(s.params[i].detach().clone());
+                s.params[i].copy_(s.best[i]);
+            }
+            weights = fmt::format("best (step {})", s.state.best_step);
+        }
+        result.test = evaluate(*s.model, s.data.test, tc.batch_size);
+        write_eval(root, result.test, "test", weights);
+        torch::NoGradGuard no_grad;
+        for (size_t i = 0; i < final_params.size(); ++i) s.params[i].copy_(final_params[i]);
+    }
+    root.attr("status", std::string("complete"));
+    run.commit();
+    std::remove(ckpt.c_str());
+    return result;
+}
+
+}  // namespace rmaat::trainer
