@@ -1,4 +1,6 @@
 #include "core/h5_store.hpp"
+#include "core/h5_ordered_driver.hpp"
+#include "core/h5_superblock.hpp"
 
 #include <fmt/format.h>
 #include <sys/mman.h>
@@ -6,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -235,8 +238,12 @@ AppendableDataset::AppendableDataset(hid_t parent, const std::string& name, cons
                  H5Sclose);
     Handle plist(check(H5Pcreate(H5P_DATASET_CREATE), "plist"), H5Pclose);
     check_status(H5Pset_chunk(plist.get(), static_cast<int>(chunk.size()), chunk.data()), "set chunk");
+    // No chunk cache: every chunk gets its file space when written, never inside File::flush(), where the
+    // superblock's stored EOA has already been raised (core/h5_superblock.hpp).
+    Handle access(check(H5Pcreate(H5P_DATASET_ACCESS), "plist"), H5Pclose);
+    check_status(H5Pset_chunk_cache(access.get(), 0, 0, 1.0), "chunk cache");
     dset_ = Handle(check_write(H5Dcreate2(parent, name.c_str(), H5T_NATIVE_DOUBLE, space.get(), H5P_DEFAULT,
-                                          plist.get(), H5P_DEFAULT),
+                                          plist.get(), access.get()),
                                fmt::format("cannot create dataset {} in '{}'", name, file_name(parent))),
                    H5Dclose);
     set_units(dset_.get(), units, name);
@@ -608,6 +615,7 @@ File File::create(const std::string& path, Replace replace) {
     // Closing the file closes every object still open in it, so commit() never renames a file that
     // a forgotten group handle keeps open.
     H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG);
+    use_ordered_driver(fapl.get());  // a kill inside a flush leaves a readable file
     // H5F_ACC_EXCL: open(2) with O_CREAT | O_EXCL, which fails on any existing name, symlinks included.
     const hid_t id = H5Fcreate(f.work_path_.c_str(), H5F_ACC_EXCL, fcpl.get(), fapl.get());
     if (id < 0) throw WriteError(fmt::format("cannot create run file '{}': {}", f.work_path_, library_reason()));
@@ -640,8 +648,33 @@ Group File::root() const {
     return Group(Handle(check(H5Gopen2(file_.get(), "/", H5P_DEFAULT), "open root group"), H5Gclose), "/");
 }
 
+namespace {
+std::atomic<long> g_flushes_past_stored_eoa{0};
+}
+
+long flushes_past_stored_eoa() {
+    return g_flushes_past_stored_eoa.load();
+}
+
 void File::flush() const {
-    check_write(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), fmt::format("cannot write '{}'", work_path_));
+    const std::string what = fmt::format("cannot write '{}'", work_path_);
+    if (!writable_) {
+        check_write(H5Fflush(file_.get(), H5F_SCOPE_GLOBAL), what);
+        return;
+    }
+    // The superblock on disk first learns where the space ends that this flush's metadata points into;
+    // then the flush's writes go out in the order core/h5_ordered_driver.hpp gives.
+    const int fd = vfd_handle(file_.get(), work_path_);
+    const std::uint64_t stored = stored_eoa(fd);
+    haddr_t raised = 0;
+    check_write(H5Fget_eoa(file_.get(), &raised), what);
+    raise_stored_eoa(fd, raised, work_path_);
+    hold_writes(file_.get());
+    const herr_t flushed = H5Fflush(file_.get(), H5F_SCOPE_GLOBAL);
+    write_held(file_.get(), stored, work_path_);
+    check_write(flushed, what);
+    haddr_t after = 0;
+    if (H5Fget_eoa(file_.get(), &after) >= 0 && after > raised) ++g_flushes_past_stored_eoa;
 }
 
 namespace {
@@ -683,6 +716,7 @@ void File::discard() {
 
 void File::close() {
     if (!writable_) return;
+    flush();  // in the driver's order; what H5Fclose still writes is the superblock at most
     writable_ = false;
     const hid_t id = file_.release();
     if (H5Fclose(id) < 0) throw WriteError(fmt::format("cannot write '{}': {}", work_path_, library_reason()));

@@ -12,8 +12,10 @@
 // between two flushes; raw rows written in between lie beyond what the flushed metadata describes, and
 // space freed in between is never reused (file space strategy NONE: the file records no free space,
 // which needs HDF5 >= 1.10 to read). A file killed between two flushes therefore reads as it was at its
-// last flush. Not covered: a kill inside a flush itself (milliseconds; HDF5 without SWMR writes object
-// headers in place before the superblock), and a kill inside the first flush that File::create() does at
+// last flush. A kill inside a flush leaves a readable file too: the writes of a flush go out through
+// rmaat's own file driver in an order no kill can break (core/h5_ordered_driver.hpp), after the superblock
+// on disk learned where the newly allocated space ends (core/h5_superblock.hpp); chunks get their space
+// when written, never inside a flush. Not covered: a kill inside the first flush that File::create() does at
 // once, which leaves a working file that is not yet HDF5 (empty, holding nothing).
 //
 // Reading treats every file as hostile (section 7.3): attributes are read by their real type and shape
@@ -215,6 +217,11 @@ private:
     Replace replace_ = Replace::no;
     bool writable_ = false;
 };
+
+// How many File::flush() calls in this process allocated file space inside H5Fflush, beyond the EOA raised
+// on disk before it (each one a few milliseconds in which a kill could leave an unreadable file). Tests
+// hold every writer to 0.
+long flushes_past_stored_eoa();
 
 // Turns off HDF5's own error printing (we throw instead). Called by File.
 void silence_library_errors();
