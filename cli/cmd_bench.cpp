@@ -6,6 +6,7 @@
 #if RMAAT_WITH_TORCH
 #include "bench/dropout_bench.hpp"
 #include "bench/layers_bench.hpp"
+#include "bench/train_bench.hpp"
 #include "layers/kinds.hpp"
 #endif
 
@@ -87,6 +88,34 @@ void add_bench(CLI::App& app) {
         ->capture_default_str();
     dropout->add_flag("!--no-step", dro->step, "Skip the training-step table");
     dropout->callback([dro] { bench::run_dropout_bench(*dro); });
+
+    auto* train = cmd->add_subcommand(
+        "train", "Training step (CPU): AMRB vs BPTT peak memory and time, segments 8 -> 64, the baselines");
+    auto tr = std::make_shared<bench::TrainBenchOptions>();
+    train->add_option("--lengths", tr->lengths, "Sequence lengths of the AMRB vs BPTT table")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    train->add_option("--sweep-segments", tr->sweep_segments, "Segment counts of the growth table (empty: skip)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    train->add_option("--batch", tr->batch, "Batch size")->check(CLI::PositiveNumber)->capture_default_str();
+    train->add_option("--d-model", tr->d_model, "Model width (d_ff = 4 d_model)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    train->add_option("--segment-length", tr->segment_length, "Segment length")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    train->add_option("--dropout", tr->dropout, "Dropout rate")->check(CLI::Range(0.0, 0.999))->capture_default_str();
+    train->add_option("--steps", tr->steps, "Timed steps after one warm-up (best is reported)")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    train->add_option("--threads", tr->threads, "Torch intra-op threads (0: torch's default)")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    train->add_flag("!--no-baselines", tr->baselines, "Skip the baselines table");
+    train->add_option("--variant", tr->variant, "Internal: run one variant KIND:BACKPROP:LENGTH in this process")
+        ->group("");
+    train->callback([tr] { bench::run_train_bench(*tr); });
 #endif
 
     auto* data = cmd->add_subcommand(

@@ -253,6 +253,57 @@ TEST_CASE("metrics are readable with plain h5py (no locking options) while the r
     clean(out);
 }
 
+namespace {
+
+// Trains `cfg` into `out`, killing the run `delay_ms` (+ 7 ms per earlier kill) after each new checkpoint
+// and resuming it, until it finishes; returns the number of kills. Each round makes progress, and the
+// kills land at different moments (mid-step, mid-evaluation, mid-write).
+int train_with_kills(const std::string& cfg, const std::string& out, int delay_ms) {
+    clean(out);
+    pid_t pid = start({"train", cfg, "-o", out, "--no-progress"}, dir + "/resume.log");
+    int kills = 0;
+    ino_t last = 0;
+    for (;;) {
+        for (;;) {
+            struct stat st {};
+            if (stat((out + ".ckpt").c_str(), &st) == 0 && st.st_ino != last) {
+                last = st.st_ino;
+                break;
+            }
+            if (waitpid(pid, nullptr, WNOHANG) == pid) {
+                pid = -1;
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        if (pid > 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms + 7 * kills));
+            kill(pid, SIGKILL);
+            waitpid(pid, nullptr, 0);
+        }
+        // The checkpoint as the killed run left it: the next round waits for the resumed run's own.
+        struct stat st {};
+        if (stat((out + ".ckpt").c_str(), &st) == 0) last = st.st_ino;
+        if (exists(out)) return kills;
+        ++kills;
+        REQUIRE(kills < 40);
+        pid = start({"train", "--resume", out, "--no-progress"}, dir + "/resume.log");
+    }
+}
+
+void check_same_params(const std::string& got_path,
+                       const std::vector<std::pair<std::string, std::vector<double>>>& want) {
+    const auto got = params_of(got_path);
+    REQUIRE(got.size() == want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+        INFO(got[i].first);
+        CHECK(got[i].first == want[i].first);
+        CHECK(got[i].second == want[i].second);  // bitwise
+    }
+}
+
+}  // namespace
+
 TEST_CASE("a run killed with kill -9 resumes to the same weights, bit for bit", "[trainer][cli][resume]") {
     const std::string cfg = write_file("resume.toml", tiny_config(60, 7));
     const std::string ref = dir + "/resume_ref.h5", out = dir + "/resume.h5";
@@ -260,50 +311,12 @@ TEST_CASE("a run killed with kill -9 resumes to the same weights, bit for bit", 
     REQUIRE(run("train " + cfg + " -o " + ref + " --no-progress").code == 0);
     const auto want = params_of(ref);
     REQUIRE(!want.empty());
-
     int resumed_runs = 0;
     for (int delay_ms : {0, 25, 120}) {
-        clean(out);
-        pid_t pid = start({"train", cfg, "-o", out, "--no-progress"}, dir + "/resume.log");
-        int kills = 0;
-        // Kill it `delay_ms` after a checkpoint was (re)written, resume, kill again, ... until it finishes: each
-        // round makes progress, and the kills land at different moments (mid-step, mid-evaluation, mid-write).
-        ino_t last = 0;
-        for (;;) {
-            for (;;) {
-                struct stat st {};
-                if (stat((out + ".ckpt").c_str(), &st) == 0 && st.st_ino != last) {
-                    last = st.st_ino;
-                    break;
-                }
-                if (waitpid(pid, nullptr, WNOHANG) == pid) {
-                    pid = -1;
-                    break;
-                }
-                std::this_thread::sleep_for(std::chrono::milliseconds(1));
-            }
-            if (pid > 0) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms + 7 * kills));
-                kill(pid, SIGKILL);
-                waitpid(pid, nullptr, 0);
-            }
-            // The checkpoint as the killed run left it: the next round waits for the resumed run's own.
-            struct stat st {};
-            if (stat((out + ".ckpt").c_str(), &st) == 0) last = st.st_ino;
-            if (exists(out)) break;
-            ++kills;
-            REQUIRE(kills < 40);
-            pid = start({"train", "--resume", out, "--no-progress"}, dir + "/resume.log");
-        }
+        const int kills = train_with_kills(cfg, out, delay_ms);
         if (kills > 0) ++resumed_runs;
         INFO("delay " << delay_ms << " ms, " << kills << " kills");
-        const auto got = params_of(out);
-        REQUIRE(got.size() == want.size());
-        for (size_t i = 0; i < got.size(); ++i) {
-            INFO(got[i].first);
-            CHECK(got[i].first == want[i].first);
-            CHECK(got[i].second == want[i].second);  // bitwise
-        }
+        check_same_params(out, want);
         const Result py =
             shell("/usr/bin/python3 -c \"import h5py\nf = h5py.File('" + out +
                   "', 'r')\nprint('rows', len(f['train/metrics/step']), list(f['train/metrics/step'][:3]))\"");
@@ -312,6 +325,32 @@ TEST_CASE("a run killed with kill -9 resumes to the same weights, bit for bit", 
     CHECK(resumed_runs > 0);
     clean(out);
     clean(ref);
+}
+
+TEST_CASE("with dropout on, a killed and resumed run ends with the same weights, bit for bit",
+          "[trainer][cli][resume]") {
+    // Keyed dropout: the masks are a function of (seed, step, segment, layer, site), so a resumed run draws
+    // the ones the uninterrupted run drew, with no generator state saved.
+    std::string text = tiny_config(40, 6);
+    text.replace(text.find("dropout = 0.0"), 13, "dropout = 0.2");
+    const std::string cfg = write_file("resume_dropout.toml", text);
+    const std::string ref = dir + "/resume_dropout_ref.h5", out = dir + "/resume_dropout.h5";
+    clean(ref);
+    REQUIRE(run("train " + cfg + " -o " + ref + " --no-progress").code == 0);
+    const auto want = params_of(ref);
+    const int kills = train_with_kills(cfg, out, 30);
+    INFO(kills << " kills");
+    CHECK(kills > 0);
+    check_same_params(out, want);
+    // Dropout acts: the same run without it ends elsewhere, so the equality above covers the masks.
+    const std::string ocfg = write_file("resume_no_dropout.toml", tiny_config(40, 6)),
+                      oout = dir + "/resume_no_dropout.h5";
+    clean(oout);
+    REQUIRE(run("train " + ocfg + " -o " + oout + " --no-progress").code == 0);
+    CHECK(params_of(oout) != want);
+    clean(out);
+    clean(ref);
+    clean(oout);
 }
 
 TEST_CASE("SIGTERM writes a checkpoint at the next step and exits 143", "[trainer][cli][resume]") {
