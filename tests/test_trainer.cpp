@@ -11,6 +11,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -196,6 +197,24 @@ TEST_CASE("[train] and [data] are checked with file, line and key", "[trainer][c
         CHECK_THAT(std::string(e.what()),
                    ContainsSubstring("v.toml:2") && ContainsSubstring("vocab_size") && ContainsSubstring("16"));
     }
+}
+
+TEST_CASE("every config under experiments/ and examples/ reads without an error or an unused key",
+          "[trainer][config]") {
+    int n = 0;
+    for (const char* folder : {"experiments/lra", "experiments/fashion_mnist", "experiments/ablations", "examples"}) {
+        const std::string d = std::string(RMAAT_SOURCE_DIR) + "/" + folder;
+        for (const auto& e : std::filesystem::directory_iterator(d)) {
+            if (e.path().extension() != ".toml") continue;
+            const Config c = Config::from_file(e.path().string());
+            if (!c.root().has("train")) continue;  // simulation-only examples
+            for (const char* other : {"run", "network", "calcium", "calibration"}) c.ignore_section(other);
+            INFO(e.path().string());
+            CHECK_NOTHROW(read_run_config(c, e.path().parent_path().string()), c.check_all_used());
+            ++n;
+        }
+    }
+    CHECK(n >= 16);  // 5 LRA tasks, 5 Fashion-MNIST models, 4 ablations, the ListOps-mini and demo examples
 }
 
 TEST_CASE("a tiny run: metrics, eval and weights in the run file, readable with h5py", "[trainer][cli]") {
