@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Draw the figures of an rmaat run file (HDF5) as PNG files.
 
-Usage: plot_run.py RUN.h5 [-o OUTDIR]   (a simulation run file or a calibration file)
+Usage: plot_run.py RUN.h5 [-o OUTDIR]   (a simulation, calibration or training run file)
 
 Figures, when the run holds the data:
   network_traces.png   mean s, ps, pl and the postsynaptic rates x over time
@@ -13,6 +13,10 @@ Figures, when the run holds the data:
   calibration_rf.png   retention factors RF(t, T) as curves for several T
   calibration_decay.png  spatial STP response vs distance with the exponential fit
   calibration_alpha.png  steady Ca(f) - Ca_rest vs rate with the power-law fit
+  training_curves.png  (training runs) loss and accuracy per step with the validation points, the
+                       learning rate and the gradient norm; readable while the run trains (open its
+                       working file RUN.h5.partial.*)
+  training_eval.png    the test confusion matrix and the accuracy per number of segments
 
 Needs only h5py, numpy and matplotlib (Debian: python3-h5py python3-matplotlib).
 """
@@ -283,6 +287,69 @@ def plot_calibration(f, g, out):
     return made
 
 
+def smooth(y, n):
+    """Running mean over n points (the first points over what there is)."""
+    y = np.asarray(y, dtype=float)
+    if n <= 1 or y.size == 0:
+        return y
+    c = np.cumsum(np.insert(y, 0, 0.0))
+    out = np.empty_like(y)
+    k = np.arange(1, y.size + 1)
+    lo = np.maximum(k - n, 0)
+    out[:] = (c[k] - c[lo]) / (k - lo)
+    return out
+
+
+def plot_training(f, out, note):
+    m = f["train/metrics"]
+    step = m["step"][:]
+    if step.size == 0:
+        return []
+    n = max(1, step.size // 50)
+    fig, ax = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+    for a, key, label in ((ax[0, 0], "loss", "loss"), (ax[0, 1], "accuracy", "accuracy")):
+        a.plot(step, m[key][:], lw=0.5, alpha=0.35, color="C0", label="train (per step)")
+        a.plot(step, smooth(m[key][:], n), color="C0", label=f"train (mean of {n})")
+        if "train/eval/step" in f and f["train/eval/step"].size:
+            a.plot(f["train/eval/step"][:], f[f"train/eval/{key}"][:], "o-", color="C3", label="validation")
+        a.set_ylabel(label)
+        a.legend(fontsize=8)
+    ax[1, 0].plot(step, m["lr"][:], color="C2")
+    ax[1, 0].set_ylabel("learning rate")
+    ax[1, 1].semilogy(step, np.maximum(m["grad_norm"][:], 1e-12), lw=0.7, label="parameters (before clipping)")
+    if "memory_grad_norm" in m:
+        ax[1, 1].semilogy(step, np.maximum(m["memory_grad_norm"][:], 1e-12), lw=0.7, label="initial memory")
+    ax[1, 1].set_ylabel("gradient norm")
+    ax[1, 1].legend(fontsize=8)
+    for a in ax[1]:
+        a.set_xlabel("step")
+    fig.suptitle(f"training ({step.size} steps){note}")
+    fig.tight_layout()
+    path = os.path.join(out, "training_curves.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    made = [path]
+    if "eval/confusion" in f:
+        e = f["eval"]
+        conf = e["confusion"][:]
+        fig, ax = plt.subplots(1, 2, figsize=(11, 4.5))
+        im = ax[0].imshow(conf, cmap="Blues")
+        fig.colorbar(im, ax=ax[0], label="examples")
+        ax[0].set_xlabel("predicted class")
+        ax[0].set_ylabel("true class")
+        fig.suptitle(f"test accuracy {float(e['accuracy'][()]):.3f} (majority class {float(e['majority'][()]):.3f})")
+        ax[1].bar(e["bucket_segments"][:].astype(int).astype(str), e["bucket_accuracy"][:])
+        ax[1].set_xlabel("segments per example")
+        ax[1].set_ylabel("accuracy")
+        ax[1].set_ylim(0, 1)
+        fig.tight_layout()
+        path = os.path.join(out, "training_eval.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        made.append(path)
+    return made
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("run", help="run file (HDF5) written by rmaat")
@@ -303,8 +370,10 @@ def main(argv=None):
             made += plot_calcium(f, f["sim/calcium"], out, note)
         if "calibration" in f:
             made += plot_calibration(f, f["calibration"], out)
+        if "train/metrics" in f:
+            made += plot_training(f, out, note)
     if not made:
-        sys.exit(f"plot_run: {args.run} holds no simulation to plot")
+        sys.exit(f"plot_run: {args.run} holds no simulation, calibration or training to plot")
     for p in made:
         print(p)
 

@@ -323,6 +323,38 @@ void check_same_params(const std::string& got_path,
 
 }  // namespace
 
+TEST_CASE("plot_run.py draws the training curves and the evaluation of a run", "[trainer][cli]") {
+    const std::string cfg = write_file("plot.toml", tiny_config(30, 10));
+    const std::string out = dir + "/plot.h5", plots = dir + "/plot_figs";
+    clean(out);
+    REQUIRE(run("train " + cfg + " -o " + out + " --no-progress").code == 0);
+    // Records what each figure's first axes hold when it is saved.
+    const std::string py = write_file("plot_check.py", R"PY(import sys
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.figure as mf
+seen = {}
+save = mf.Figure.savefig
+def record(fig, path, *a, **k):
+    ax = fig.axes[0]
+    seen[str(path).split("/")[-1]] = ([len(l.get_xdata()) for l in ax.lines], [i.get_array().shape for i in ax.images])
+    return save(fig, path, *a, **k)
+mf.Figure.savefig = record
+sys.path.insert(0, sys.argv[3])
+import plot_run
+plot_run.main([sys.argv[1], "-o", sys.argv[2]])
+print("curves:", seen["training_curves.png"][0], "eval:", seen["training_eval.png"][1])
+)PY");
+    const Result r = shell("/usr/bin/python3 " + py + " " + out + " " + plots + " " + RMAAT_SOURCE_DIR + "/scripts");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    // Loss per step, its running mean (30 steps each) and the 3 validation points; a 10 x 10 confusion image.
+    CHECK_THAT(r.output, ContainsSubstring("curves: [30, 30, 3]") && ContainsSubstring("eval: [(10, 10)]"));
+    CHECK(exists(plots + "/training_curves.png"));
+    CHECK(exists(plots + "/training_eval.png"));
+    clean(out);
+}
+
 TEST_CASE("a run killed with kill -9 resumes to the same weights, bit for bit", "[trainer][cli][resume]") {
     const std::string cfg = write_file("resume.toml", tiny_config(60, 7));
     const std::string ref = dir + "/resume_ref.h5", out = dir + "/resume.h5";
