@@ -94,11 +94,6 @@ int64_t inspect_file(const std::string& path, const std::string& task) {
     return problems.count;
 }
 
-// Tasks whose data can be a directory (read whole); the others' directories hold files.
-bool task_reads_directories(const std::string& task) {
-    return task == "pathfinder" || task == "text" || task == "image" || task == "fashion-mnist";
-}
-
 void inspect(const std::string& path, const std::string& task_flag) {
     if (!task_flag.empty()) tasks::find_task(task_flag);  // unknown task: InputError naming the known ones
     std::error_code ec;
@@ -106,7 +101,8 @@ void inspect(const std::string& path, const std::string& task_flag) {
     // A directory that is one task's data (a Pathfinder split, an aclImdb split) is read whole; any
     // other directory is a folder of data files and such directories (aclImdb/, pathfinder32/).
     const std::string dir_task = fs::is_directory(path, ec) ? tasks::guess_task(path) : "";
-    if (!dir_task.empty() || (fs::is_directory(path, ec) && !task_flag.empty() && task_reads_directories(task_flag))) {
+    if (!dir_task.empty() ||
+        (fs::is_directory(path, ec) && !task_flag.empty() && tasks::find_task(task_flag).reads_directories)) {
         problems = inspect_file(path, task_flag.empty() ? dir_task : task_flag);
     } else if (!fs::is_directory(path, ec)) {
         const std::string task = task_flag.empty() ? tasks::guess_task(path) : task_flag;

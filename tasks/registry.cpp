@@ -137,34 +137,35 @@ GenerateResult generate_pathfinder_split(const GenerateOptions& o) {
     return {{r.directory}, {r.images}};
 }
 
-// One row per task (docs/design.md section 6.3): {{read, scan, generate, guess}, name, help}.
+// One row per task (docs/design.md section 6.3): {{read, scan, generate, guess, reads_directories}, name,
+// help}.
 // Captureless lambdas adapt shared readers; nullptr where a task has no such function.
 constexpr Choice<TaskFns> kTaskRows[] = {
     {{[](const std::string& p) { return read_listops_tsv_as(p, "listops"); },
       [](const std::string& p, ReadProblems& r) { return scan_listops_tsv_as(p, "listops", r); },
-      generate_listops_files, [](const std::string& p) { return looks_like_listops(p, "basic"); }},
+      generate_listops_files, [](const std::string& p) { return looks_like_listops(p, "basic"); }, false},
      "listops",
      "LRA ListOps: basic_{train,val,test}.tsv (Source<TAB>Target); generator: lengths in (500, 2000), 96k/2k/2k"},
     {{[](const std::string& p) { return read_listops_tsv_as(p, "listops-mini"); },
       [](const std::string& p, ReadProblems& r) { return scan_listops_tsv_as(p, "listops-mini", r); },
-      generate_listops_mini, [](const std::string& p) { return looks_like_listops(p, "mini"); }},
+      generate_listops_mini, [](const std::string& p) { return looks_like_listops(p, "mini"); }, false},
      "listops-mini",
      "ListOps with lengths in (20, 100) for CPU runs: mini_{train,val,test}.tsv, 10k/1k/1k"},
-    {{read_image, nullptr, nullptr, looks_like_cifar},
+    {{read_image, nullptr, nullptr, looks_like_cifar, true},
      "image",
      "LRA Image: CIFAR-10 binary batches (data_batch_1..5.bin, test_batch.bin, or their directory), grayscale, "
      "1024 tokens"},
-    {{read_fashion, nullptr, nullptr, looks_like_fashion},
+    {{read_fashion, nullptr, nullptr, looks_like_fashion, true},
      "fashion-mnist",
      "Sequential Fashion-MNIST: IDX files (<split>-images-idx3-ubyte[.gz] + labels), 784 tokens; Debian: "
      "dataset-fashion-mnist"},
-    {{read_text, nullptr, nullptr, looks_like_text},
+    {{read_text, nullptr, nullptr, looks_like_text, true},
      "text",
      "LRA Text: byte-level IMDb, aclImdb/<split>/{pos,neg}/*.txt or a label<TAB>text TSV, up to 4000 bytes"},
     {{read_retrieval, nullptr, nullptr, looks_like_aan},
      "retrieval",
      "LRA Retrieval: AAN TSV (label, id1, id2, text1, text2), two byte-level documents of up to 4000 bytes"},
-    {{read_pathfinder_dir, nullptr, generate_pathfinder_split, looks_like_pathfinder},
+    {{read_pathfinder_dir, nullptr, generate_pathfinder_split, looks_like_pathfinder, true},
      "pathfinder",
      "LRA Pathfinder 32x32: a split directory (metadata/*.npy + imgs/); generator: --variant hard|intermediate|easy, "
      "--n-train images (2000)"},

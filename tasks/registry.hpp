@@ -4,7 +4,8 @@
 // a task by name through these functions; the table itself is kTasks in tasks/registry.cpp, so adding
 // a task is one row there:
 //
-//   {{read_fn, scan_fn, generate_fn, guess_fn}, "name", "one-line help"},   // nullptr: not available
+//   {{read_fn, scan_fn, generate_fn, guess_fn, reads_directories}, "name", "one-line help"},
+//                                                             // nullptr: not available
 //
 //   Dataset d = read_task("listops", "lra_release/listops-1000/basic_train.tsv");
 //   GenerateOptions o; o.out_dir = "data/listops-mini"; o.seed = 3;
@@ -49,6 +50,7 @@ struct TaskFns {
     Dataset (*scan)(const std::string& path, ReadProblems& problems);
     GenerateResult (*generate)(const GenerateOptions& options);
     bool (*guess)(const std::string& path);  // true when the file looks like this task's (name, header)
+    bool reads_directories = false;          // a directory can be this task's data, read whole
 };
 
 // The row called `name`; InputError "unknown task "x" (known: ...)" otherwise.

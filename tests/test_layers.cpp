@@ -17,17 +17,18 @@
 #include <vector>
 
 #include "calibration/calibration_reader.hpp"
-#include "core/macro_parameters.hpp"
 #include "core/config.hpp"
 #include "core/h5_store.hpp"
-#include "layers/attention.hpp"
+#include "core/macro_parameters.hpp"
 #include "kernels/decay_product.hpp"
+#include "layers/attention.hpp"
 #include "layers/encoder.hpp"
 #include "layers/model.hpp"
 #include "layers/model_config.hpp"
+#include "tests/catch.hpp"
+#include "trainer/backprop.hpp"
 #include "trainer/build_model.hpp"
 #include "trainer/recurrence.hpp"
-#include "tests/catch.hpp"
 
 using namespace rmaat;
 using namespace rmaat::layers;
@@ -403,9 +404,9 @@ TEST_CASE("segment plan: T of the padded length, padding masked, each sample's l
     CHECK(plan.picks(1, torch::kFloat).squeeze(1).equal(torch::tensor({0.f, 1.f, 0.f, 0.f})));
     CHECK(plan.tokens_at(2).sizes() == at::IntArrayRef({4, 4}));
     SECTION("a batch longer than max_len, or a whole-sequence kind, is refused") {
-        CHECK_THROWS_WITH(rmaat::trainer::plan_segments(o, torch::zeros({1, 13}, torch::kLong),
-                                                         torch::ones({1, 13}, torch::kBool)),
-                          ContainsSubstring("exceeds max_len"));
+        CHECK_THROWS_WITH(
+            rmaat::trainer::plan_segments(o, torch::zeros({1, 13}, torch::kLong), torch::ones({1, 13}, torch::kBool)),
+            ContainsSubstring("exceeds max_len"));
         CHECK_THROWS_WITH(rmaat::trainer::plan_segments(tiny_model("at", 1), tokens, mask),
                           ContainsSubstring("has no segments"));
     }
@@ -571,8 +572,8 @@ TEST_CASE("Model gradients match central finite differences for every kind", "[l
             const auto w = randn64({2, o.n_classes});
             check_gradients(
                 [&] {
-                    const auto out =
-                        match ? rmaat::trainer::forward(model, tokens, mask, tokens2, mask2) : rmaat::trainer::forward(model, tokens, mask);
+                    const auto out = match ? rmaat::trainer::forward(model, tokens, mask, tokens2, mask2)
+                                           : rmaat::trainer::forward(model, tokens, mask);
                     return (out.logits * w).sum();
                 },
                 named_params(*model), 1);
@@ -699,7 +700,8 @@ TEST_CASE("the content of padded tokens changes nothing in a model's logits", "[
             // ...while the content of real tokens does change them.
             auto changed = tokens.clone();
             changed.index_put_({0, 0}, (tokens.index({0, 0}) + 1) % 11);
-            CHECK(max_abs_diff(rmaat::trainer::forward(model, changed, mask).logits.slice(0, 0, 1), a.slice(0, 0, 1)) > 1e-8);
+            CHECK(max_abs_diff(rmaat::trainer::forward(model, changed, mask).logits.slice(0, 0, 1), a.slice(0, 0, 1)) >
+                  1e-8);
         }
     }
 }
@@ -728,7 +730,8 @@ CopyBatch copy_batch(int64_t B, int64_t seg) {
 }
 
 // Trains and returns the accuracy on fresh samples.
-double train_copy_task(int64_t memory_tokens, double* seconds) {
+double train_copy_task(int64_t memory_tokens, double* seconds,
+                       rmaat::trainer::Backprop method = rmaat::trainer::Backprop::bptt) {
     torch::manual_seed(11);
     const int64_t seg = 4;
     ModelOptions o;
@@ -751,8 +754,7 @@ double train_copy_task(int64_t memory_tokens, double* seconds) {
     for (int step = 0; step < 300; ++step) {
         const auto b = copy_batch(64, seg);
         opt.zero_grad();
-        const auto loss = torch::nn::functional::cross_entropy(rmaat::trainer::forward(model, b.tokens, b.mask).logits, b.labels);
-        loss.backward();
+        rmaat::trainer::backprop(*model, {b.tokens, b.mask, {}, {}, b.labels}, method, {11, step});
         opt.step();
     }
     *seconds = seconds_since(t0);
@@ -765,7 +767,7 @@ double train_copy_task(int64_t memory_tokens, double* seconds) {
 
 }  // namespace
 
-TEST_CASE("memory carries information across segments (copy task)", "[layers]") {
+TEST_CASE("memory carries information across segments (copy task), with BPTT and with AMRB", "[layers]") {
     double s_mem = 0, s_none = 0;
     const double acc_mem = train_copy_task(2, &s_mem);
     const double acc_none = train_copy_task(0, &s_none);
@@ -773,6 +775,11 @@ TEST_CASE("memory carries information across segments (copy task)", "[layers]") 
                                           << s_none << " s)");
     CHECK(acc_mem >= 0.9);
     CHECK(acc_none <= 0.5);
+    // The same training with AMRB's replayed gradients learns it too.
+    double s_amrb = 0;
+    const double acc_amrb = train_copy_task(2, &s_amrb, rmaat::trainer::Backprop::amrb);
+    INFO("with AMRB: accuracy " << acc_amrb << " (" << s_amrb << " s)");
+    CHECK(acc_amrb >= 0.9);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -857,8 +864,8 @@ TEST_CASE("bad configurations give clear errors", "[layers]") {
         CHECK_THROWS_WITH(model_from("max_len = 12\nmemory_tokens = -1\n"), ContainsSubstring("memory_tokens"));
     }
     SECTION("unknown retention mode") {
-        CHECK_THROWS_WITH(kRetentionModes.parse("forever"), ContainsSubstring("retention mode") &&
-                                                                ContainsSubstring("known: paper, blend, none"));
+        CHECK_THROWS_WITH(kRetentionModes.parse("forever"),
+                          ContainsSubstring("retention mode") && ContainsSubstring("known: paper, blend, none"));
         CHECK_THROWS_WITH(model_from("max_len = 12\nretention = \"forever\"\n"), ContainsSubstring("retention"));
     }
     SECTION("unknown key in [model]") {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The sequential Fashion-MNIST comparison (experiments/README.md): every model of this folder, one after
 # the other, with the same wall-clock budget, then each run's test accuracy and steps in one table.
-#   experiments/fashion_mnist/run.sh [BUDGET_S (default: the configs' 3600)] [OUT_DIR (default fmnist_runs)]
+#   experiments/fashion_mnist/run.sh [BUDGET_S (default: the configs' 900)] [OUT_DIR (default fmnist_runs)]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 rmaat=${RMAAT:-$here/../../build/rmaat}
