@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -16,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "core/error.hpp"
 #include "core/macro_parameters.hpp"
 #include "layers/model.hpp"
 #include "trainer/backprop.hpp"
@@ -104,7 +106,12 @@ void run_train_bench(const TrainBenchOptions& opt) {
         std::istringstream in(opt.variant);
         std::string kind, method, len;
         std::getline(in, kind, ':'), std::getline(in, method, ':'), std::getline(in, len);
-        const Measured m = measure(opt, kind, method, std::stol(len));
+        char* end = nullptr;
+        const long length = std::strtol(len.c_str(), &end, 10);
+        if (len.empty() || *end != '\0' || length < 1)
+            throw InputError("bench train: --variant wants KIND:BACKPROP:LENGTH, got \"" + opt.variant +
+                                        "\"");
+        const Measured m = measure(opt, kind, method, length);
         fmt::print("variant {} {} {}\n", m.step_s, m.peak_mb, m.before_mb);
         return;
     }

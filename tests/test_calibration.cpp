@@ -21,6 +21,7 @@
 #include "sim/models.hpp"
 #include "sim/simulate.hpp"
 #include "tests/catch.hpp"
+#include "tests/cli_run.hpp"
 
 using namespace rmaat;
 
@@ -45,25 +46,9 @@ std::vector<double> read1(const h5::Group& g, const std::string& name) {
     return g.read(name).data;
 }
 
-struct CliResult {
-    int code;
-    std::string output;  // stdout and stderr
-};
-
-CliResult run_shell(const std::string& command) {
-    const std::string cmd = command + " 2>&1";
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-    std::string out;
-    std::array<char, 4096> buf{};
-    while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
-    const int status = pclose(pipe.release());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-// Runs the built rmaat CLI (as tests/test_cli.cpp does).
-CliResult run_cli(const std::string& args) {
-    return run_shell(std::string(RMAAT_CLI) + " " + args);
-}
+using CliResult = rmaat::testing::Result;
+constexpr auto run_shell = rmaat::testing::shell;
+constexpr auto run_cli = rmaat::testing::run;
 
 std::string write_text(const std::string& path, const std::string& text) {
     std::ofstream(path) << text;

@@ -19,32 +19,13 @@
 
 #include "core/h5_store.hpp"
 #include "tests/catch.hpp"
+#include "tests/cli_run.hpp"
 
 namespace {
 
-struct Result {
-    int code;
-    std::string output;  // stdout and stderr
-};
-
-Result run(const std::string& args) {
-    const std::string cmd = std::string(RMAAT_CLI) + " " + args + " 2>&1";
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-    std::string out;
-    std::array<char, 4096> buf{};
-    while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
-    const int status = pclose(pipe.release());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-Result shell(const std::string& cmd) {
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen((cmd + " 2>&1").c_str(), "r"), pclose);
-    std::string out;
-    std::array<char, 4096> buf{};
-    while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
-    const int status = pclose(pipe.release());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using rmaat::testing::Result;
+using rmaat::testing::run;
+using rmaat::testing::shell;
 
 const std::string dir = std::string(RMAAT_BINARY_DIR) + "/cli_test";
 

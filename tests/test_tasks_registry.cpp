@@ -11,6 +11,7 @@
 
 #include "tasks/registry.hpp"
 #include "tests/catch.hpp"
+#include "tests/cli_run.hpp"
 
 using namespace rmaat::tasks;
 namespace fs = std::filesystem;
@@ -20,20 +21,8 @@ namespace {
 const std::string kData = std::string(RMAAT_SOURCE_DIR) + "/tests/data/";
 const std::string kOut = std::string(RMAAT_BINARY_DIR) + "/registry_test/";
 
-struct Result {
-    int code;
-    std::string output;
-};
-
-Result run(const std::string& args) {
-    const std::string cmd = std::string(RMAAT_CLI) + " " + args + " 2>&1";
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-    std::string out;
-    std::array<char, 4096> buf{};
-    while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
-    const int status = pclose(pipe.release());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+using rmaat::testing::Result;
+using rmaat::testing::run;
 
 // One fixture per row: the path, the task guess_task must name, and what read_task must return.
 struct Case {

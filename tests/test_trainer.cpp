@@ -21,6 +21,7 @@
 #include "core/config.hpp"
 #include "core/h5_store.hpp"
 #include "tests/catch.hpp"
+#include "tests/cli_run.hpp"
 #include "trainer/optim.hpp"
 #include "trainer/run_file.hpp"
 #include "trainer/train_config.hpp"
@@ -30,23 +31,9 @@ using namespace rmaat::trainer;
 
 namespace {
 
-struct Result {
-    int code;
-    std::string output;
-};
-
-Result shell(const std::string& cmd) {
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen((cmd + " 2>&1").c_str(), "r"), pclose);
-    std::string out;
-    std::array<char, 4096> buf{};
-    while (fgets(buf.data(), buf.size(), pipe.get())) out += buf.data();
-    const int status = pclose(pipe.release());
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
-
-Result run(const std::string& args) {
-    return shell(std::string(RMAAT_CLI) + " " + args);
-}
+using rmaat::testing::Result;
+using rmaat::testing::run;
+using rmaat::testing::shell;
 
 const std::string dir = std::string(RMAAT_BINARY_DIR) + "/trainer_test";
 
