@@ -137,14 +137,18 @@ int write_through(OrderedFile* f, haddr_t addr, const unsigned char* p, size_t s
     return 0;
 }
 
+// Accesses beyond the end of allocated space are the library's error, reported as sec2 reports them.
+bool in_range(const OrderedFile* f, haddr_t addr, size_t size, const char* what) {
+    if (addr != HADDR_UNDEF && addr + size <= f->eoa) return true;
+    H5Epush2(H5E_DEFAULT, __FILE__, what, __LINE__, H5E_ERR_CLS, H5E_ARGS, H5E_OVERFLOW,
+             "addr overflow, addr = %llu, size = %llu, eoa = %llu", (unsigned long long)addr, (unsigned long long)size,
+             (unsigned long long)f->eoa);
+    return false;
+}
+
 herr_t ordered_read(H5FD_t* file, H5FD_mem_t, hid_t, haddr_t addr, size_t size, void* buf) {
     OrderedFile* f = of(file);
-    if (addr == HADDR_UNDEF || addr + size > f->eoa) {
-        H5Epush2(H5E_DEFAULT, __FILE__, "ordered_read", __LINE__, H5E_ERR_CLS, H5E_ARGS, H5E_OVERFLOW,
-                 "addr overflow, addr = %llu, size = %llu, eoa = %llu", (unsigned long long)addr,
-                 (unsigned long long)size, (unsigned long long)f->eoa);
-        return -1;
-    }
+    if (!in_range(f, addr, size, "ordered_read")) return -1;
     auto* p = static_cast<unsigned char*>(buf);
     const haddr_t start = addr;
     size_t left = size;
@@ -169,12 +173,7 @@ herr_t ordered_read(H5FD_t* file, H5FD_mem_t, hid_t, haddr_t addr, size_t size, 
 
 herr_t ordered_write(H5FD_t* file, H5FD_mem_t, hid_t, haddr_t addr, size_t size, const void* buf) {
     OrderedFile* f = of(file);
-    if (addr == HADDR_UNDEF || addr + size > f->eoa) {
-        H5Epush2(H5E_DEFAULT, __FILE__, "ordered_write", __LINE__, H5E_ERR_CLS, H5E_ARGS, H5E_OVERFLOW,
-                 "addr overflow, addr = %llu, size = %llu, eoa = %llu", (unsigned long long)addr,
-                 (unsigned long long)size, (unsigned long long)f->eoa);
-        return -1;
-    }
+    if (!in_range(f, addr, size, "ordered_write")) return -1;
     const auto* p = static_cast<const unsigned char*>(buf);
     if (!f->state->holding) {
         const int err = write_through(f, addr, p, size);
