@@ -391,6 +391,60 @@ TEST_CASE("with dropout on, a killed and resumed run ends with the same weights,
     clean(oout);
 }
 
+TEST_CASE("a run killed at exact points inside its checkpoint writes resumes to the same weights, bit for bit",
+          "[trainer][cli][resume]") {
+    // Deterministic kills (tests/kill_at.c): SIGKILL before the k-th pwrite into a checkpoint's working
+    // file, before a checkpoint's publishing rename, and before the run file's own; then resume (or, when
+    // the kill came before the first checkpoint existed, start again) and compare with an unkilled run.
+    const std::string cfg = write_file("kill_at.toml", tiny_config(30, 7));  // checkpoints at 0 7 14 21 28 30
+    const std::string ref = dir + "/kill_at_ref.h5", out = dir + "/kill_at.h5";
+    clean(ref);
+    REQUIRE(run("train " + cfg + " -o " + ref + " --no-progress").code == 0);
+    const auto want = params_of(ref);
+    const std::string train = std::string(RMAAT_CLI) + " train " + cfg + " -o " + out + " --no-progress";
+    auto with_kill = [&](const std::string& spec) {
+        return shell("exec env LD_PRELOAD=" + std::string(RMAAT_KILL_AT_LIB) + " RMAAT_KILL_AT='" + spec + "' " +
+                     train);
+    };
+    clean(out);
+    const Result counted = with_kill("pwrite:.ckpt.partial:0");
+    INFO(counted.output);
+    REQUIRE(counted.code == 0);
+    const auto at = counted.output.find("kill_at: pwrite .ckpt.partial ");
+    REQUIRE(at != std::string::npos);
+    const long writes = std::stol(counted.output.substr(at + 30));
+    REQUIRE(writes >= 12);  // six checkpoints, each more than one write
+    check_same_params(out, want);
+
+    const std::vector<std::string> points{
+        "pwrite:.ckpt.partial:1",                              // the first checkpoint's first write
+        "pwrite:.ckpt.partial:" + std::to_string(writes / 3),  // inside a middle checkpoint
+        "pwrite:.ckpt.partial:" + std::to_string(writes / 2 + 1),
+        "pwrite:.ckpt.partial:" + std::to_string(writes),  // the last write of the last checkpoint
+        "rename:.ckpt$:1",                                 // the first checkpoint, written, not published
+        "rename:.ckpt$:4",
+        "rename:kill_at.h5$:1",  // every checkpoint done, the run not published
+    };
+    for (const auto& point : points) {
+        INFO("killed before " << point);
+        clean(out);
+        const Result killed = with_kill(point);
+        INFO(killed.output);
+        REQUIRE(killed.code == -1);  // the process reached the chosen call and died there
+        CHECK(!exists(out));
+        const Result resumed = run("train --resume " + out + " --no-progress");
+        INFO(resumed.output);
+        if (resumed.code != 0) {  // killed before the first checkpoint was published: nothing to resume
+            CHECK_THAT(resumed.output, ContainsSubstring("no checkpoint"));
+            REQUIRE(run("train " + cfg + " -o " + out + " --no-progress --force").code == 0);
+        }
+        check_same_params(out, want);
+        CHECK(!exists(out + ".ckpt"));
+    }
+    clean(out);
+    clean(ref);
+}
+
 TEST_CASE("SIGTERM writes a checkpoint at the next step and exits 143", "[trainer][cli][resume]") {
     const std::string cfg = write_file("term.toml", tiny_config(300, 1000));
     const std::string out = dir + "/term.h5";
