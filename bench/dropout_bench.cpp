@@ -10,6 +10,7 @@
 
 #include "core/macro_parameters.hpp"
 #include "kernels/dropout.hpp"
+#include "kernels/threads.hpp"
 #include "layers/model.hpp"
 #include "trainer/backprop.hpp"
 
@@ -114,7 +115,7 @@ void step_table(const DropoutBenchOptions& opt) {
 }  // namespace
 
 void run_dropout_bench(const DropoutBenchOptions& opt) {
-    if (opt.threads > 0) at::set_num_threads(opt.threads);
+    kernels::set_compute_threads(opt.threads);
     TORCH_CHECK(opt.shape.size() == 3, "bench dropout: --shape must be B N d");
     op_table(opt);
     if (opt.step) step_table(opt);

@@ -16,9 +16,10 @@
 #include <fmt/format.h>
 
 #include "kernels/astro_attention.hpp"
+#include "kernels/threads.hpp"
 #include "layers/attention.hpp"
-#include "layers/kinds.hpp"
 #include "layers/encoder.hpp"
+#include "layers/kinds.hpp"
 
 namespace rmaat::bench {
 
@@ -171,8 +172,7 @@ void print_kernel_table(const LayersBenchOptions& opt) {
     for (long N : opt.sizes) {
         const Result f = time_kernel(opt, "function", N), r = time_kernel(opt, "reference", N);
         fmt::print("| {} | {:.2f} | {:.2f} | **{:.2f}** | {} | {} | {} | {} |\n", N, 1e3 * f.best_s, 1e3 * r.best_s,
-                   f.best_s / r.best_s, mib(f.held_mib), mib(r.held_mib), mib(f.peak_extra_mib),
-                   mib(r.peak_extra_mib));
+                   f.best_s / r.best_s, mib(f.held_mib), mib(r.held_mib), mib(f.peak_extra_mib), mib(r.peak_extra_mib));
         std::fflush(stdout);
     }
 }
@@ -189,7 +189,7 @@ std::string blas_provider() {
 }  // namespace
 
 void run_layers_bench(const LayersBenchOptions& opt) {
-    if (opt.threads > 0) at::set_num_threads(opt.threads);
+    kernels::set_compute_threads(opt.threads);
     const long d_head = opt.d_model / opt.n_heads;
     fmt::print(
         "## Attention layer, CPU forward + backward: B = {}, d_model = {}, {} heads (d_head = m = {}), "

@@ -19,6 +19,7 @@
 
 #include "core/error.hpp"
 #include "core/macro_parameters.hpp"
+#include "kernels/threads.hpp"
 #include "layers/model.hpp"
 #include "trainer/backprop.hpp"
 
@@ -101,7 +102,7 @@ std::string mb(double v) {
 }  // namespace
 
 void run_train_bench(const TrainBenchOptions& opt) {
-    if (opt.threads > 0) at::set_num_threads(opt.threads);
+    kernels::set_compute_threads(opt.threads);
     if (!opt.variant.empty()) {
         std::istringstream in(opt.variant);
         std::string kind, method, len;
@@ -109,8 +110,7 @@ void run_train_bench(const TrainBenchOptions& opt) {
         char* end = nullptr;
         const long length = std::strtol(len.c_str(), &end, 10);
         if (len.empty() || *end != '\0' || length < 1)
-            throw InputError("bench train: --variant wants KIND:BACKPROP:LENGTH, got \"" + opt.variant +
-                                        "\"");
+            throw InputError("bench train: --variant wants KIND:BACKPROP:LENGTH, got \"" + opt.variant + "\"");
         const Measured m = measure(opt, kind, method, length);
         fmt::print("variant {} {} {}\n", m.step_s, m.peak_mb, m.before_mb);
         return;

@@ -7,6 +7,7 @@
 #include "cli/commands.hpp"
 #include "core/h5_store.hpp"
 #include "core/log.hpp"
+#include "kernels/threads.hpp"
 #include "sim/simulate.hpp"
 #include "tasks/registry.hpp"
 #include "trainer/run_file.hpp"
@@ -106,6 +107,7 @@ void add_eval(CLI::App& app) {
                                          d.n_classes, model->options().vocab_size, model->options().n_classes));
         int64_t bs = o->batch_size;
         if (bs <= 0) bs = 32;
+        kernels::set_compute_threads(0);  // torch's default pool; OpenBLAS's own kept to one thread
         const trainer::EvalResult r = trainer::evaluate(*model, d, bs);
         fmt::print("{}: {} weights on {}\n{}", o->run, weights, path, trainer::format_eval(r));
     });

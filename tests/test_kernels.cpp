@@ -1,14 +1,17 @@
 // kernels/: the astromorphic attention Function (hand-written backward) and the position-decay
 // product, against the implementation they replaced in layers/ (kept verbatim below as the oracle),
 // the plain-LibTorch reference and its autograd gradients. Adding a case is one row of kCases.
+#include <dlfcn.h>
 #include <torch/torch.h>
 
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "kernels/astro_attention.hpp"
 #include "kernels/decay_product.hpp"
+#include "kernels/threads.hpp"
 #include "tests/catch.hpp"
 
 using namespace rmaat::kernels;
@@ -212,4 +215,18 @@ TEST_CASE("decay product: sequential scan, doubling scan and the dense product a
         const auto g = torch::autograd::grad({(decay_product(W, 0.3) * G).sum()}, {W})[0];
         CHECK(max_rel_err(g, decay_product_dense(G, 0.3)) < 1e-12);
     }
+}
+
+TEST_CASE("compute threads: torch's pool gets n, OpenBLAS's own pool one thread", "[kernels]") {
+    // OpenBLAS's getter, where this process's LibTorch runs on OpenBLAS (the Debian build, check_blas.sh).
+    void* sym = dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
+    int (*blas_threads)() = nullptr;
+    std::memcpy(&blas_threads, &sym, sizeof sym);
+    CHECK(blas_threads_settable() == (blas_threads != nullptr));
+    const int before = torch::get_num_threads();
+    CHECK(set_compute_threads(2) == 2);
+    CHECK(torch::get_num_threads() == 2);
+    if (blas_threads) CHECK(blas_threads() == 1);
+    CHECK(set_compute_threads(0) == 2);  // 0 leaves torch's pool as it is
+    CHECK(set_compute_threads(before) == before);
 }

@@ -18,6 +18,7 @@
 #include "core/log.hpp"
 #include "core/progress.hpp"
 #include "core/provenance.hpp"
+#include "kernels/threads.hpp"
 #include "tasks/batch.hpp"
 #include "trainer/backprop.hpp"
 #include "trainer/build_model.hpp"
@@ -301,7 +302,7 @@ TrainResult train(const TrainRequest& req) {
             if (s.state.step > s.rc.train.steps)
                 throw h5::Error(
                     fmt::format("{}: step {} beyond the config's {} steps", ckpt, s.state.step, s.rc.train.steps));
-            torch::set_num_threads(static_cast<int>(s.state.threads));
+            kernels::set_compute_threads(static_cast<int>(s.state.threads));
             s.model = load_model(f, false);
             const auto& a = s.model->options();
             const auto& b = s.rc.model.options;
@@ -328,7 +329,7 @@ TrainResult train(const TrainRequest& req) {
         const Config cfg = Config::from_string(s.config_text, s.config_source);
         prepare(s, cfg, req.progress);
         s.state.threads = s.rc.train.threads > 0 ? s.rc.train.threads : torch::get_num_threads();
-        torch::set_num_threads(static_cast<int>(s.state.threads));
+        kernels::set_compute_threads(static_cast<int>(s.state.threads));
         torch::manual_seed(s.rc.train.seed);  // initialisation is the only use of torch's generator
         if (s.rc.model.calibration.empty()) s.rc.model.calibration = req.calibration;
         s.model = build_model(s.rc.model);
