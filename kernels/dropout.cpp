@@ -3,6 +3,10 @@
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
@@ -58,17 +62,83 @@ Stream make_stream(const DropoutKey& k, double p) {
     return s;
 }
 
-// f(i, keep) for every element i < numel, 4 elements per Philox call, blocks split across threads.
+// Philox of kLanes consecutive blocks j0 .. j0 + kLanes - 1, the words in element order:
+// w[4 l + r] = philox(counter {j0 + l, s_lo, s_hi}, key)[r]. On AVX2 four blocks per vector (each 32-bit
+// word in a 64-bit lane, so one _mm256_mul_epu32 gives four full 64-bit products); bitwise the scalar
+// philox() of each block, which the other CPUs run.
+constexpr int kLanes = 16;
+
+void philox_lanes_scalar(uint64_t j0, const Stream& s, uint32_t* w) {
+    for (int l = 0; l < kLanes; ++l) {
+        const uint64_t j = j0 + static_cast<uint64_t>(l);
+        const Philox4x32 r = philox({static_cast<uint32_t>(j), static_cast<uint32_t>(j >> 32), s.s_lo, s.s_hi}, s.key);
+        for (int k = 0; k < 4; ++k) w[4 * l + k] = r[k];
+    }
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define RMAAT_PHILOX_AVX2 1
+__attribute__((target("avx2"))) void philox_lanes_avx2(uint64_t j0, const Stream& s, uint32_t* w) {
+    constexpr int G = kLanes / 4;
+    const __m256i m0 = _mm256_set1_epi64x(0xD2511F53), m1 = _mm256_set1_epi64x(0xCD9E8D57);
+    const __m256i low = _mm256_set1_epi64x(0xFFFFFFFF);
+    __m256i c0[G], c1[G], c2[G], c3[G];
+    for (int g = 0; g < G; ++g) {
+        const auto j = static_cast<long long>(j0 + 4 * static_cast<uint64_t>(g));
+        const __m256i jv = _mm256_add_epi64(_mm256_set1_epi64x(j), _mm256_set_epi64x(3, 2, 1, 0));
+        c0[g] = _mm256_and_si256(jv, low);
+        c1[g] = _mm256_srli_epi64(jv, 32);
+        c2[g] = _mm256_set1_epi64x(s.s_lo);
+        c3[g] = _mm256_set1_epi64x(s.s_hi);
+    }
+    uint32_t k0 = s.key[0], k1 = s.key[1];
+    for (int round = 0; round < 10; ++round) {
+        if (round > 0) {
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
+        }
+        const __m256i kv0 = _mm256_set1_epi64x(k0), kv1 = _mm256_set1_epi64x(k1);
+        for (int g = 0; g < G; ++g) {
+            const __m256i p0 = _mm256_mul_epu32(c0[g], m0);
+            const __m256i p1 = _mm256_mul_epu32(c2[g], m1);
+            c0[g] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), c1[g]), kv0);
+            c1[g] = _mm256_and_si256(p1, low);
+            c2[g] = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), c3[g]), kv1);
+            c3[g] = _mm256_and_si256(p0, low);
+        }
+    }
+    for (int g = 0; g < G; ++g) {
+        // a = (c0, c1) and b = (c2, c3) per block, then blocks in order: a0 b0 a1 b1 | a2 b2 a3 b3.
+        const __m256i a = _mm256_or_si256(c0[g], _mm256_slli_epi64(c1[g], 32));
+        const __m256i b = _mm256_or_si256(c2[g], _mm256_slli_epi64(c3[g], 32));
+        const __m256i lo = _mm256_unpacklo_epi64(a, b), hi = _mm256_unpackhi_epi64(a, b);  // a0 b0 a2 b2, a1 b1 a3 b3
+        auto* out = reinterpret_cast<__m256i*>(w + 16 * g);
+        _mm256_storeu_si256(out, _mm256_permute2x128_si256(lo, hi, 0x20));
+        _mm256_storeu_si256(out + 1, _mm256_permute2x128_si256(lo, hi, 0x31));
+    }
+}
+#endif
+
+void philox_lanes(uint64_t j0, const Stream& s, uint32_t* w) {
+#ifdef RMAAT_PHILOX_AVX2
+    static const bool avx2 = __builtin_cpu_supports("avx2");
+    if (avx2) return philox_lanes_avx2(j0, s, w);
+#endif
+    philox_lanes_scalar(j0, s, w);
+}
+
+// f(i0, n, w): the Philox words w[0, n) of elements [i0, i0 + n), every element i < numel once, in
+// chunks of 4 kLanes elements split across threads.
 template <class F>
-void for_each_keep(const Stream& s, int64_t numel, const F& f) {
-    const int64_t blocks = (numel + 3) / 4;
-    at::parallel_for(0, blocks, 4096, [&](int64_t b0, int64_t b1) {
-        for (int64_t j = b0; j < b1; ++j) {
-            const auto u = static_cast<uint64_t>(j);
-            const Philox4x32 w =
-                philox({static_cast<uint32_t>(u), static_cast<uint32_t>(u >> 32), s.s_lo, s.s_hi}, s.key);
-            const int64_t i0 = 4 * j, n = std::min<int64_t>(4, numel - i0);
-            for (int64_t l = 0; l < n; ++l) f(i0 + l, w[l] >= s.threshold);
+void for_each_chunk(const Stream& s, int64_t numel, const F& f) {
+    constexpr int64_t chunk = 4 * kLanes;
+    const int64_t chunks = (numel + chunk - 1) / chunk;
+    at::parallel_for(0, chunks, 256, [&](int64_t c_begin, int64_t c_end) {
+        alignas(64) uint32_t w[chunk];
+        for (int64_t c = c_begin; c < c_end; ++c) {
+            philox_lanes(static_cast<uint64_t>(c) * kLanes, s, w);
+            const int64_t i0 = c * chunk;
+            f(i0, std::min<int64_t>(chunk, numel - i0), w);
         }
     });
 }
@@ -90,8 +160,13 @@ torch::Tensor apply_mask(const torch::Tensor& x_in, double p, const DropoutKey& 
         const scalar_t* xp = x.data_ptr<scalar_t>();
         scalar_t* yp = y.data_ptr<scalar_t>();
         // x * 0 rather than 0, so a non-finite input stays visible exactly as on other devices.
-        for_each_keep(s, x.numel(), [&](int64_t i, bool keep) {
-            yp[i] = static_cast<scalar_t>(static_cast<acc_t>(xp[i]) * (keep ? sc : acc_t(0)));
+        // In 32 bits for the vector loop; a threshold of 2^32 (p within 2^-32 of 1) keeps nothing.
+        const bool none = s.threshold > 0xFFFFFFFFu;
+        const auto thr = static_cast<uint32_t>(none ? 0 : s.threshold);
+        const acc_t kept = none ? acc_t(0) : sc;
+        for_each_chunk(s, x.numel(), [&](int64_t i0, int64_t n, const uint32_t* w) {
+            for (int64_t e = 0; e < n; ++e)
+                yp[i0 + e] = static_cast<scalar_t>(static_cast<acc_t>(xp[i0 + e]) * (w[e] >= thr ? kept : acc_t(0)));
         });
     });
     return y;
@@ -140,6 +215,11 @@ Philox4x32 philox4x32_10(Philox4x32 counter, std::array<uint32_t, 2> key) {
     return philox(counter, key);
 }
 
+Philox4x32 dropout_block(const DropoutKey& key, uint64_t j) {
+    const Stream s = make_stream(key, 0.0);
+    return philox({static_cast<uint32_t>(j), static_cast<uint32_t>(j >> 32), s.s_lo, s.s_hi}, s.key);
+}
+
 torch::Tensor keyed_dropout(const torch::Tensor& x, double p, const DropoutKey& key, bool training) {
     TORCH_CHECK(p >= 0 && p < 1, "dropout: p must be in [0, 1), got ", p);
     if (!training || p == 0) return x;
@@ -153,7 +233,9 @@ torch::Tensor dropout_mask(const DropoutKey& key, int64_t numel, double p) {
     const Stream s = make_stream(key, p);
     auto mask = torch::empty({numel}, torch::TensorOptions().dtype(torch::kBool));
     bool* mp = mask.data_ptr<bool>();
-    for_each_keep(s, numel, [&](int64_t i, bool keep) { mp[i] = keep; });
+    for_each_chunk(s, numel, [&](int64_t i0, int64_t n, const uint32_t* w) {
+        for (int64_t e = 0; e < n; ++e) mp[i0 + e] = w[e] >= s.threshold;
+    });
     return mask;
 }
 

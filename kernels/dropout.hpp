@@ -34,6 +34,10 @@ using Philox4x32 = std::array<uint32_t, 4>;
 // Philox4x32-10 of one counter under one key (the Random123 known-answer tests check it).
 Philox4x32 philox4x32_10(Philox4x32 counter, std::array<uint32_t, 2> key);
 
+// The four Philox words of block j of `key`'s stream, those of elements 4j .. 4j + 3: the definition
+// above, one block at a time (the vector CPU path and the CUDA kernels are checked against it).
+Philox4x32 dropout_block(const DropoutKey& key, uint64_t j);
+
 // y = x keep / (1 - p) with the mask of `key`; identity when p = 0 or !training. x of any floating
 // dtype (float, double, bfloat16, half) and device; differentiable in x (twice, too).
 torch::Tensor keyed_dropout(const torch::Tensor& x, double p, const DropoutKey& key, bool training = true);

@@ -16,6 +16,7 @@
 #include "trainer/recurrence.hpp"
 
 using namespace rmaat;
+using rmaat::kernels::dropout_block;
 using rmaat::kernels::dropout_mask;
 using rmaat::kernels::DropoutKey;
 using rmaat::kernels::keyed_dropout;
@@ -41,6 +42,24 @@ TEST_CASE("philox4x32-10 gives the Random123 known answers", "[kernels]") {
           P{0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu});
     CHECK(philox4x32_10({0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}, {0xa4093822u, 0x299f31d0u}) ==
           P{0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u});
+}
+
+TEST_CASE("keyed dropout masks follow their definition, block by block", "[kernels]") {
+    // keep_i = [w_i >= ceil(p 2^32)], w_{4j + l} = Philox block j, word l: the vectorised CPU path (16
+    // blocks per call) against the scalar definition, at sizes that end inside a block and a call.
+    for (const int64_t n : {1, 5, 63, 64, 65, 1000, 4099}) {
+        for (const double p : {0.1, 0.5}) {
+            INFO("n = " << n << ", p = " << p);
+            const DropoutKey key{0x123456789ull, 5, 2, 1, 3};
+            const auto m = dropout_mask(key, n, p);
+            const auto threshold = static_cast<uint64_t>(std::ceil(std::ldexp(p, 32)));
+            const bool* mp = m.data_ptr<bool>();
+            int64_t wrong = 0;
+            for (int64_t i = 0; i < n; ++i)
+                wrong += mp[i] != (dropout_block(key, static_cast<uint64_t>(i / 4))[i % 4] >= threshold);
+            CHECK(wrong == 0);
+        }
+    }
 }
 
 TEST_CASE("keyed dropout keeps 1 - p of the elements and preserves the mean", "[kernels]") {
