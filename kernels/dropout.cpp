@@ -62,6 +62,11 @@ Stream make_stream(const DropoutKey& k, double p) {
     return s;
 }
 
+// Block j of the stream: the Philox words of elements 4j .. 4j + 3.
+Philox4x32 stream_block(const Stream& s, uint64_t j) {
+    return philox({static_cast<uint32_t>(j), static_cast<uint32_t>(j >> 32), s.s_lo, s.s_hi}, s.key);
+}
+
 // Philox of kLanes consecutive blocks j0 .. j0 + kLanes - 1, the words in element order:
 // w[4 l + r] = philox(counter {j0 + l, s_lo, s_hi}, key)[r]. On AVX2 four blocks per vector (each 32-bit
 // word in a 64-bit lane, so one _mm256_mul_epu32 gives four full 64-bit products); bitwise the scalar
@@ -70,8 +75,7 @@ constexpr int kLanes = 16;
 
 void philox_lanes_scalar(uint64_t j0, const Stream& s, uint32_t* w) {
     for (int l = 0; l < kLanes; ++l) {
-        const uint64_t j = j0 + static_cast<uint64_t>(l);
-        const Philox4x32 r = philox({static_cast<uint32_t>(j), static_cast<uint32_t>(j >> 32), s.s_lo, s.s_hi}, s.key);
+        const Philox4x32 r = stream_block(s, j0 + static_cast<uint64_t>(l));
         for (int k = 0; k < 4; ++k) w[4 * l + k] = r[k];
     }
 }
@@ -216,8 +220,7 @@ Philox4x32 philox4x32_10(Philox4x32 counter, std::array<uint32_t, 2> key) {
 }
 
 Philox4x32 dropout_block(const DropoutKey& key, uint64_t j) {
-    const Stream s = make_stream(key, 0.0);
-    return philox({static_cast<uint32_t>(j), static_cast<uint32_t>(j >> 32), s.s_lo, s.s_hi}, s.key);
+    return stream_block(make_stream(key, 0.0), j);
 }
 
 torch::Tensor keyed_dropout(const torch::Tensor& x, double p, const DropoutKey& key, bool training) {
