@@ -1,5 +1,8 @@
 #include "kernels/dropout.hpp"
 
+#include "kernels/cuda_dispatch.hpp"
+#include "kernels/philox.hpp"
+
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
@@ -18,65 +21,29 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
-inline Philox4x32 philox(Philox4x32 c, std::array<uint32_t, 2> k) {
-    for (int round = 0; round < 10; ++round) {
-        if (round > 0) {
-            k[0] += 0x9E3779B9u;
-            k[1] += 0xBB67AE85u;
-        }
-        const uint64_t p0 = uint64_t{0xD2511F53u} * c[0];
-        const uint64_t p1 = uint64_t{0xCD9E8D57u} * c[2];
-        c = {static_cast<uint32_t>(p1 >> 32) ^ c[1] ^ k[0], static_cast<uint32_t>(p1),
-             static_cast<uint32_t>(p0 >> 32) ^ c[3] ^ k[1], static_cast<uint32_t>(p0)};
-    }
-    return c;
-}
-
-// splitmix64's finaliser: a bijection of 64 bits with full avalanche.
-inline uint64_t mix64(uint64_t z) {
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-// The Philox key is the seed itself; (step, segment, layer, site) are hashed into the upper half of
-// the counter, the element block index fills the lower half (2^64 blocks per stream). Two distinct
-// sites collide with probability 2^-64.
-struct Stream {
-    std::array<uint32_t, 2> key{};
-    uint32_t s_lo = 0, s_hi = 0;
-    uint64_t threshold = 0;  // keep iff w >= ceil(p 2^32), i.e. u = w 2^-32 >= p
-};
+using Stream = DropoutStream;  // kernels/philox.hpp: the one definition the CUDA kernels share
 
 Stream make_stream(const DropoutKey& k, double p) {
     TORCH_CHECK(p >= 0 && p < 1, "dropout: p must be in [0, 1), got ", p);
-    Stream s;
-    s.key = {static_cast<uint32_t>(k.seed), static_cast<uint32_t>(k.seed >> 32)};
-    uint64_t h = mix64(static_cast<uint64_t>(k.step));
-    h = mix64(h ^ static_cast<uint64_t>(k.segment));
-    h = mix64(h ^ ((static_cast<uint64_t>(static_cast<uint32_t>(k.layer)) << 32) | static_cast<uint32_t>(k.site)));
-    s.s_lo = static_cast<uint32_t>(h);
-    s.s_hi = static_cast<uint32_t>(h >> 32);
-    s.threshold = static_cast<uint64_t>(std::ceil(std::ldexp(p, 32)));  // exact: p 2^32 scales the exponent only
-    return s;
+    // exact: p 2^32 scales the exponent only
+    const auto threshold = static_cast<uint64_t>(std::ceil(std::ldexp(p, 32)));
+    return dropout_stream(k.seed, k.step, k.segment, k.layer, k.site, threshold);
 }
 
-// Block j of the stream: the Philox words of elements 4j .. 4j + 3.
-Philox4x32 stream_block(const Stream& s, uint64_t j) {
-    return philox({static_cast<uint32_t>(j), static_cast<uint32_t>(j >> 32), s.s_lo, s.s_hi}, s.key);
+Philox4x32 words(const PhiloxWords& p) {
+    return {p.w[0], p.w[1], p.w[2], p.w[3]};
 }
 
 // Philox of kLanes consecutive blocks j0 .. j0 + kLanes - 1, the words in element order:
-// w[4 l + r] = philox(counter {j0 + l, s_lo, s_hi}, key)[r]. On AVX2 four blocks per vector (each 32-bit
+// w[4 l + r] = stream_block(s, j0 + l).w[r]. On AVX2 four blocks per vector (each 32-bit
 // word in a 64-bit lane, so one _mm256_mul_epu32 gives four full 64-bit products); bitwise the scalar
-// philox() of each block, which the other CPUs run.
+// stream_block() of each block (kernels/philox.hpp), which the other CPUs run.
 constexpr int kLanes = 16;
 
 void philox_lanes_scalar(uint64_t j0, const Stream& s, uint32_t* w) {
     for (int l = 0; l < kLanes; ++l) {
-        const Philox4x32 r = stream_block(s, j0 + static_cast<uint64_t>(l));
-        for (int k = 0; k < 4; ++k) w[4 * l + k] = r[k];
+        const PhiloxWords r = stream_block(s, j0 + static_cast<uint64_t>(l));
+        for (int k = 0; k < 4; ++k) w[4 * l + k] = r.w[k];
     }
 }
 
@@ -95,7 +62,7 @@ __attribute__((target("avx2"))) void philox_lanes_avx2(uint64_t j0, const Stream
         c2[g] = _mm256_set1_epi64x(s.s_lo);
         c3[g] = _mm256_set1_epi64x(s.s_hi);
     }
-    uint32_t k0 = s.key[0], k1 = s.key[1];
+    uint32_t k0 = s.key0, k1 = s.key1;
     for (int round = 0; round < 10; ++round) {
         if (round > 0) {
             k0 += 0x9E3779B9u;
@@ -151,6 +118,7 @@ void for_each_chunk(const Stream& s, int64_t numel, const F& f) {
 torch::Tensor apply_mask(const torch::Tensor& x_in, double p, const DropoutKey& key) {
     const Stream s = make_stream(key, p);
     const double scale = 1.0 / (1.0 - p);
+    if (cuda_dropout_applies(x_in)) return cuda_keyed_dropout(x_in, s, scale);  // the same masks on the GPU
     if (!x_in.device().is_cpu()) {
         const auto acc = x_in.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat;
         const auto mask = dropout_mask(key, x_in.numel(), p).to(x_in.device()).view(x_in.sizes());
@@ -216,11 +184,11 @@ struct KeyedDropoutFunction : public torch::autograd::Function<KeyedDropoutFunct
 }  // namespace
 
 Philox4x32 philox4x32_10(Philox4x32 counter, std::array<uint32_t, 2> key) {
-    return philox(counter, key);
+    return words(kernels::philox4x32_10(PhiloxWords{{counter[0], counter[1], counter[2], counter[3]}}, key[0], key[1]));
 }
 
 Philox4x32 dropout_block(const DropoutKey& key, uint64_t j) {
-    return stream_block(make_stream(key, 0.0), j);
+    return words(stream_block(make_stream(key, 0.0), j));
 }
 
 torch::Tensor keyed_dropout(const torch::Tensor& x, double p, const DropoutKey& key, bool training) {

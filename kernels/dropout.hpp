@@ -8,12 +8,12 @@
 //   s = stream(step, segment, layer, site)   (a 64-bit hash; see dropout.cpp)
 //
 // i is the element's index in row-major (contiguous) order: one Philox call serves 4 consecutive
-// elements. Philox4x32-10 is Salmon et al., "Parallel random numbers: as easy as 1, 2, 3" (SC'11),
-// with the Random123 constants (multipliers 0xD2511F53, 0xCD9E8D57; key bumps 0x9E3779B9, 0xBB67AE85).
+// elements. The stream itself (Philox4x32-10, the hash s) is kernels/philox.hpp, shared with the CUDA
+// kernels (kernels/cuda/) so both draw the same masks.
 //
 // The autograd Function saves only the key and p: backward regenerates the mask,
 // grad_x = grad_y keep / (1 - p). CPU tensors take one pass over the data; other devices get the
-// same mask drawn on the CPU and copied over (correct but slow until the CUDA kernel lands).
+// same mask drawn on the CPU and copied over, unless the CUDA kernel is built (kernels/cuda/).
 #include <torch/torch.h>
 
 #include <array>
