@@ -2,6 +2,8 @@
 
 #include <limits>
 
+#include "kernels/cuda_dispatch.hpp"
+
 namespace rmaat::kernels {
 
 namespace {
@@ -60,17 +62,18 @@ Forward forward_pass(const torch::Tensor& q, const torch::Tensor& k, const torch
         f.pk = f.pk * mf;
         f.v = f.v * mf;
     }
-    auto A = torch::matmul(f.pk.transpose(-2, -1), f.v);  // phi(K)^T V: [B, H, m, d_h]
-    if (R_phi.defined()) {
-        f.R = R_phi.narrow(1, 0, N).to(acc);           // [H, N, m]
-        A = A + torch::matmul(f.R.transpose(-2, -1), f.v);  // + phi(R)^T V
-    }
-    f.H = A * opt.c;
+    // phi(K)^T V + phi(R)^T V = (phi(K) + phi(R))^T V: one batched product for both terms
+    f.R = R_phi.defined() ? R_phi.narrow(1, 0, N).to(acc) : torch::Tensor();  // [H, N, m]
+    const auto keys = f.R.defined() ? f.pk + f.R : f.pk;
+    f.H = torch::matmul(keys.transpose(-2, -1), f.v) * opt.c;  // [B, H, m, d_h]
     if (opt.sigmoid_on_H) f.H = torch::sigmoid(f.H);
     f.ksum = f.pk.sum(-2);  // [B, H, m]
     f.g = normaliser(f.ksum, opt.alpha);
-    f.den = torch::matmul(f.pq, f.g.unsqueeze(-1)) + opt.eps;  // phi(q_n) . g + eps: [B, H, N, 1]
-    f.out = torch::matmul(f.pq, f.H) / f.den;                                 // [B, H, N, d_h]
+    // numerator and denominator in one product: phi(q_n) [H | g] = [phi(q_n) H | phi(q_n) . g]
+    const int64_t dh = f.v.size(-1);
+    const auto num_den = torch::matmul(f.pq, torch::cat({f.H, f.g.unsqueeze(-1)}, -1));  // [B, H, N, d_h + 1]
+    f.den = num_den.narrow(-1, dh, 1) + opt.eps;                                         // [B, H, N, 1]
+    f.out = num_den.narrow(-1, 0, dh) / f.den;                                           // [B, H, N, d_h]
     return f;
 }
 
@@ -86,13 +89,18 @@ struct AstroAttentionFunction : public torch::autograd::Function<AstroAttentionF
         const AstroAttentionOptions opt{alpha, c, eps, sigmoid_on_H};
         const torch::Tensor mask = has_mask ? mask_arg : torch::Tensor();
         const torch::Tensor R_phi = has_R ? R_arg : torch::Tensor();
-        Forward f = forward_pass(q, k, v, mask, R_phi, opt);
-        ctx->save_for_backward({q, k, v, mask_arg, R_arg, f.H, f.ksum, f.g, f.den});
         ctx->saved_data["has_mask"] = has_mask;
         ctx->saved_data["has_R"] = has_R;
         ctx->saved_data["alpha"] = alpha;
         ctx->saved_data["c"] = c;
         ctx->saved_data["sigmoid_on_H"] = sigmoid_on_H;
+        if (cuda_attention_applies(q, k, v)) {  // the CUDA kernels (kernels/cuda/): the same saved state
+            AttentionState st = cuda_attention_forward(q, k, v, mask, R_phi, opt);
+            ctx->save_for_backward({q, k, v, mask_arg, R_arg, st.H, st.ksum, st.g, st.den});
+            return st.out;
+        }
+        Forward f = forward_pass(q, k, v, mask, R_phi, opt);
+        ctx->save_for_backward({q, k, v, mask_arg, R_arg, f.H, f.ksum, f.g, f.den});
         return f.out.to(q.scalar_type());
     }
 
@@ -112,6 +120,12 @@ struct AstroAttentionFunction : public torch::autograd::Function<AstroAttentionF
         const double alpha = ctx->saved_data["alpha"].toDouble(), c = ctx->saved_data["c"].toDouble();
         const bool sigmoid_on_H = ctx->saved_data["sigmoid_on_H"].toBool();
         torch::NoGradGuard no_grad;
+        const torch::Tensor none;
+        if (cuda_attention_applies(q, k, v_in)) {
+            const AstroAttentionOptions opt{alpha, c, 0.0, sigmoid_on_H};  // eps is inside den already
+            const auto d = cuda_attention_backward(q, k, v_in, mask, R_phi, grads[0], {{}, H, ksum, g, den}, opt);
+            return {d[0], d[1], d[2], none, d[3], none, none, none, none, none, none};
+        }
         const auto acc = accumulate_type(q);
         const int64_t N = q.size(2);
 
@@ -125,11 +139,13 @@ struct AstroAttentionFunction : public torch::autograd::Function<AstroAttentionF
             vm = vm * mf;  // not in place: vm may be the input itself
         }
 
-        const auto dnum = grads[0].to(acc) / den;                       // [B, H, N, d_h]
-        auto dpq = torch::matmul(dnum, H.transpose(-2, -1));           // P: [B, H, N, m]
+        const auto dnum = grads[0].to(acc) / den;                                 // [B, H, N, d_h]
+        auto dpq = torch::matmul(dnum, H.transpose(-2, -1));                      // P: [B, H, N, m]
         const auto dden = (pq * dpq).sum(-1, /*keepdim=*/true).div_(den).neg_();  // [B, H, N, 1]
-        auto dH = torch::matmul(pq.transpose(-2, -1), dnum);                    // [B, H, m, d_h]
-        const auto dg = torch::matmul(pq.transpose(-2, -1), dden).squeeze(-1);   // [B, H, m]
+        // dH and dg in one product: phi(Q)^T [dnum | dden]
+        const auto dHg = torch::matmul(pq.transpose(-2, -1), torch::cat({dnum, dden}, -1));  // [B, H, m, d_h + 1]
+        auto dH = dHg.narrow(-1, 0, dnum.size(-1));
+        const auto dg = dHg.select(-1, dnum.size(-1));  // [B, H, m]
         dpq.add_(dden * g.unsqueeze(-2));
         const auto dq = dpq.mul_(pq.clamp_max_(1.0));  // phi'(q) = min(phi(q), 1)
 
@@ -148,14 +164,22 @@ struct AstroAttentionFunction : public torch::autograd::Function<AstroAttentionF
             const auto tiny = std::numeric_limits<float>::min();
             dpk.add_((dg * alpha * ksum.clamp_min(tiny).pow(alpha - 1) * (ksum >= tiny).to(acc)).unsqueeze(-2));
         }
-        auto dv = torch::matmul(pk, dA);  // [B, H, N, d_h]
-        if (R_phi.defined()) dv.add_(torch::matmul(R_phi.narrow(1, 0, N).to(acc), dA));
+        // phi(K) dA + phi(R) dA in one product, before pk is overwritten below
+        auto dv = torch::matmul(R_phi.defined() ? pk + R_phi.narrow(1, 0, N).to(acc) : pk, dA);  // [B, H, N, d_h]
         if (mask.defined()) dv.mul_(mf);
         // phi'(k) = min(phi(k), 1); masked rows of pk are 0, so their keys get no gradient.
         const auto dk = dpk.mul_(pk.clamp_max_(1.0));
-        const torch::Tensor none;
-        return {dq.to(q.scalar_type()), dk.to(k.scalar_type()), dv.to(v_in.scalar_type()), none, dR_phi, none, none,
-                none, none, none, none};
+        return {dq.to(q.scalar_type()),
+                dk.to(k.scalar_type()),
+                dv.to(v_in.scalar_type()),
+                none,
+                dR_phi,
+                none,
+                none,
+                none,
+                none,
+                none,
+                none};
     }
 };
 
@@ -166,10 +190,8 @@ torch::Tensor phi(const torch::Tensor& z) {
 }
 
 torch::Tensor astro_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                              const torch::Tensor& mask, const torch::Tensor& R_phi,
-                              const AstroAttentionOptions& opt) {
+                              const torch::Tensor& mask, const torch::Tensor& R_phi, const AstroAttentionOptions& opt) {
     check_inputs(q, k, v, mask, R_phi);
-    // The CUDA kernels (docs/design.md section 5.3) will be chosen here for CUDA tensors.
     const auto placeholder = torch::empty({0}, q.options());
     return AstroAttentionFunction::apply(q, k, v, mask.defined() ? mask : placeholder,
                                          R_phi.defined() ? R_phi : placeholder, mask.defined(), R_phi.defined(),

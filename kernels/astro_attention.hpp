@@ -12,10 +12,10 @@
 // the case alpha = 1, c = 1, no R.
 //
 // astro_attention() is the one call layers/ makes: a torch::autograd::Function whose forward and
-// hand-written backward are plain LibTorch ops today (on whatever device the tensors live); the CUDA
-// kernels slot in behind the same call. It saves only its inputs and the small m x d_h state, not
-// the N-sized intermediates autograd would keep. astro_attention_reference() is the same maths as
-// plain differentiable ops: the reference the fast paths are tested against.
+// hand-written backward are plain LibTorch ops (any device), or, for fp32/bf16/fp16 CUDA tensors in a
+// build with them, the CUDA kernels of kernels/cuda/ (kernels/cuda_dispatch.hpp decides). It saves only its inputs and
+// the small m x d_h state, not the N-sized intermediates autograd would keep. astro_attention_reference() is the same
+// maths as plain differentiable ops: the reference the fast paths are tested against.
 #include <torch/torch.h>
 
 namespace rmaat::kernels {
@@ -31,8 +31,7 @@ struct AstroAttentionOptions {
 // R_phi = phi(P_rel W_R) [H, >= N, m] (rows [0, N) are used) or undefined (no astro term).
 // Returns [B, H, N, d_h] in q's dtype.
 torch::Tensor astro_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                              const torch::Tensor& mask, const torch::Tensor& R_phi,
-                              const AstroAttentionOptions& opt);
+                              const torch::Tensor& mask, const torch::Tensor& R_phi, const AstroAttentionOptions& opt);
 
 // The same maths as plain differentiable LibTorch ops (the reference).
 torch::Tensor astro_attention_reference(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,

@@ -1,5 +1,7 @@
 #include "kernels/decay_product.hpp"
 
+#include "kernels/cuda_dispatch.hpp"
+
 #include <cmath>
 #include <vector>
 
@@ -50,7 +52,9 @@ torch::Tensor forward_scan_doubling(torch::Tensor f, double r) {
 }
 
 torch::Tensor dispatch(const torch::Tensor& W, double scale) {
-    return W.device().is_cpu() ? decay_product_sequential(W, scale) : decay_product_doubling(W, scale);
+    if (W.device().is_cpu()) return decay_product_sequential(W, scale);
+    if (cuda_decay_applies(W)) return cuda_decay_product(W, scale);  // kernels/cuda/: the same two scans
+    return decay_product_doubling(W, scale);
 }
 
 // P_rel is symmetric, so the gradient is the same product applied to the incoming gradient.

@@ -6,8 +6,9 @@
 // product applied to the incoming gradient (P_rel is symmetric).
 //
 // decay_product() is the one call layers/ makes; it chooses the implementation by device (the only
-// place that asks): CPU tensors are scanned sequentially in place; tensors on other devices take a
-// log-depth doubling scan of plain LibTorch ops on that device (O(N m log N)), never a copy to the CPU.
+// place that asks): CPU tensors are scanned sequentially in place; fp32/fp64 CUDA tensors by the scan
+// kernel of kernels/cuda/ when the build has it; others take a log-depth doubling scan of plain
+// LibTorch ops on their device (O(N m log N)), never a copy to the CPU.
 #include <torch/torch.h>
 
 namespace rmaat::kernels {

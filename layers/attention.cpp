@@ -51,9 +51,14 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor
     if (mask.defined())
         TORCH_CHECK(mask.dim() == 2 && mask.size(0) == B && mask.size(1) == N, "attention: mask must be [", B, ", ", N,
                     "], got ", mask.sizes());
-    auto q = query(x).view({B, N, H, m}).transpose(1, 2);
-    auto k = key(x).view({B, N, H, m}).transpose(1, 2);
-    auto v = value(x).view({B, N, H, dh}).transpose(1, 2);
+    // q, k and v from one product with the three weights stacked: one pass over x forward and one
+    // matrix product each for dx and dW backward, instead of three (parameters keep their names)
+    const auto qkv = torch::linear(x, torch::cat({query->weight, key->weight, value->weight}),
+                                   torch::cat({query->bias, key->bias, value->bias}));
+    const auto parts = qkv.split_with_sizes({H * m, H * m, H * dh}, -1);  // backward: one cat
+    auto q = parts[0].view({B, N, H, m}).transpose(1, 2);
+    auto k = parts[1].view({B, N, H, m}).transpose(1, 2);
+    auto v = parts[2].view({B, N, H, dh}).transpose(1, 2);
     auto o = opt_.kind == AttentionKind::softmax ? softmax(q, k, v, mask) : astro(q, k, v, mask, R_phi);
     o = o.transpose(1, 2).reshape({B, N, H * dh});
     return output(drop(o, is_training()));
