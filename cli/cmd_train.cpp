@@ -44,7 +44,7 @@ void add_train(CLI::App& app) {
                            "Train a model from a config with [train], [data] and [model] tables into a run file; "
                            "--resume continues a stopped run from its checkpoint (RUN.h5.ckpt)");
     struct Opts {
-        std::string config, out, resume;
+        std::string config, out, resume, device;
         bool force = false, demo = false;
     };
     auto o = std::make_shared<Opts>();
@@ -53,6 +53,7 @@ void add_train(CLI::App& app) {
     cmd->add_option("-o,--output", o->out, "Run file to write (HDF5)");
     cmd->add_option("--resume", o->resume, "Continue the run RUN.h5 from its checkpoint RUN.h5.ckpt");
     cmd->add_flag("-f,--force", o->force, "Overwrite an existing run file");
+    cmd->add_option("--device", o->device, "cpu, cuda or cuda:N, instead of the config's [train] device");
     cmd->callback([o] {
         if (!o->resume.empty()) {
             if (!o->config.empty() || o->demo)
@@ -64,11 +65,14 @@ void add_train(CLI::App& app) {
             r.out = o->resume;
             r.resume = true;
             r.force = o->force;
+            r.device = o->device;
             run_training(r);
             return;
         }
         check_output("train", o->out, o->force);
-        run_training(train_request(o->config, o->demo, o->out, o->force));
+        trainer::TrainRequest r = train_request(o->config, o->demo, o->out, o->force);
+        r.device = o->device;
+        run_training(r);
     });
 }
 

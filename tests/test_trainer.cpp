@@ -168,6 +168,9 @@ TEST_CASE("[train] and [data] are checked with file, line and key", "[trainer][c
     CHECK_THAT(err("[train]\n[data]\ntask = \"image\"\ngenerate = true\n"), ContainsSubstring("no generator"));
     CHECK_THAT(err("[train]\nstep = 3\n[data]\ntask = \"listops-mini\"\ngenerate = true\n"),
                ContainsSubstring("t.toml:2") && ContainsSubstring("steps"));
+    CHECK_THAT(err("[train]\ndevice = \"gpu\"\n[data]\ntask = \"listops-mini\"\ngenerate = true\n"),
+               ContainsSubstring("t.toml:2") && ContainsSubstring("train.device") && ContainsSubstring("cuda:N"));
+    CHECK(err("[train]\ndevice = \"cuda:1\"\n[data]\ntask = \"listops-mini\"\ngenerate = true\n").empty());
 
     // The model's sizes come from the data; a stated one must agree.
     const Config c = Config::from_string(
@@ -236,6 +239,26 @@ TEST_CASE("a tiny run: metrics, eval and weights in the run file, readable with 
         CHECK(f.code == 0);
         CHECK_THAT(f.output, ContainsSubstring("on 64 examples"));
     }
+}
+
+TEST_CASE("a CUDA device where none is available is refused before anything is written", "[trainer][cli]") {
+    if (torch::cuda::is_available()) return;  // on a GPU machine the device exists (the gpu tests train there)
+    const std::string cfg = write_file("cuda.toml", tiny_config(5, 5, "device = \"cuda\""));
+    const std::string out = dir + "/cuda.h5";
+    clean(out);
+    const Result r = run("train " + cfg + " -o " + out + " --no-progress");
+    INFO(r.output);
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, ContainsSubstring("device = \"cuda\"") && ContainsSubstring("no CUDA device"));
+    CHECK_FALSE(exists(out));
+    CHECK_FALSE(exists(out + ".ckpt"));
+    const Result flag = run("train " + cfg + " -o " + out + " --no-progress --device cuda:0");
+    CHECK(flag.code == 2);
+    CHECK_THAT(flag.output, ContainsSubstring("no CUDA device"));
+    const Result bad = run("train " + cfg + " -o " + out + " --no-progress --device tpu");
+    CHECK(bad.code == 2);
+    CHECK_THAT(bad.output, ContainsSubstring("--device \"tpu\""));
+    CHECK_FALSE(exists(out));
 }
 
 TEST_CASE("metrics are readable with plain h5py (no locking options) while the run writes", "[trainer][cli]") {

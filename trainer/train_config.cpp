@@ -1,5 +1,7 @@
 #include "trainer/train_config.hpp"
 
+#include <regex>
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -30,6 +32,10 @@ bool has_train(const Config& cfg) {
     return cfg.root().has("train");
 }
 
+bool is_device_name(const std::string& name) {
+    return std::regex_match(name, std::regex("cpu|cuda(:[0-9]{1,3})?"));
+}
+
 RunConfig read_run_config(const Config& cfg, const std::string& config_dir) {
     RunConfig r;
     const ConfigSection t = cfg.section("train");
@@ -49,6 +55,9 @@ RunConfig read_run_config(const Config& cfg, const std::string& config_dir) {
     c.backprop = get_choice(t, "backprop", d.backprop, kBackprops);
     c.threads = t.get_int("threads", d.threads, Range::closed(0, 4096));
     c.time_budget_s = t.get_double("time_budget_s", d.time_budget_s, Range::non_negative());
+    c.device = t.get_string("device", d.device);
+    if (!is_device_name(c.device))
+        throw t.error("device", fmt::format("\"{}\" is not a device: cpu, cuda or cuda:N", c.device));
 
     const ConfigSection s = cfg.section("data");
     DataConfig& dc = r.data;

@@ -17,6 +17,8 @@
 //   backprop = "bptt"       bptt | amrb (trainer/backprop.hpp)
 //   threads = 0             torch intra-op threads (0 = the machine's default, stored so a resume uses the same)
 //   time_budget_s = 0       stop after this much wall time (0 = none)
+//   device = "cpu"          cpu | cuda | cuda:N: where the model and batches live (the CUDA kernels of
+//                           kernels/cuda/ serve CUDA tensors in a build with a CUDA LibTorch)
 //
 //   [data]
 //   task = "listops-mini"   a row of the task registry (tasks/registry.hpp)
@@ -48,7 +50,11 @@ struct TrainConfig {
     Backprop backprop = Backprop::bptt;
     int64_t threads = 0;
     double time_budget_s = 0.0;
+    std::string device = "cpu";
 };
+
+// cpu, cuda or cuda:N: the names [train] device and `rmaat train --device` accept.
+bool is_device_name(const std::string& name);
 
 struct DataConfig {
     std::string task;

@@ -43,7 +43,7 @@ void finish_config(const Config& cfg) {
     cfg.check_all_used();
 }
 
-BatchTensors to_tensors(const tasks::Batch& b) {
+BatchTensors to_tensors(const tasks::Batch& b, const torch::Device& device) {
     BatchTensors t;
     auto ids = [](const std::vector<int32_t>& v, int64_t B, int64_t L) {
         return torch::from_blob(const_cast<int32_t*>(v.data()), {B, L}, torch::kInt32).to(torch::kLong);
@@ -58,7 +58,27 @@ BatchTensors to_tensors(const tasks::Batch& b) {
         t.mask2 = mask(b.mask2, b.B, b.L2);
     }
     t.labels = torch::from_blob(const_cast<int64_t*>(b.labels.data()), {b.B}, torch::kLong).clone();
+    if (!device.is_cpu()) {
+        for (torch::Tensor* x : {&t.tokens, &t.mask, &t.tokens2, &t.mask2, &t.labels})
+            if (x->defined()) *x = x->to(device);
+    }
     return t;
+}
+
+// [train] device, checked against what this build and machine offer.
+torch::Device training_device(const std::string& name) {
+    const torch::Device d(name);
+    if (d.is_cuda()) {
+        if (!torch::cuda::is_available())
+            throw InputError(
+                fmt::format("[train] device = \"{}\": no CUDA device is available (this LibTorch is "
+                            "CPU-only, or no GPU is visible)",
+                            name));
+        if (d.has_index() && d.index() >= static_cast<int>(torch::cuda::device_count()))
+            throw InputError(
+                fmt::format("[train] device = \"{}\": only {} CUDA device(s)", name, torch::cuda::device_count()));
+    }
+    return d;
 }
 
 int64_t pad_multiple(const layers::ModelOptions& o) {
@@ -111,6 +131,8 @@ struct Session {
     std::unique_ptr<AdamW> opt;
     TrainState state;
     std::string out, data_files[3];
+    std::string device_override;  // TrainRequest::device
+    torch::Device device{torch::kCPU};
 };
 
 void write_checkpoint(Session& s) {
@@ -134,6 +156,7 @@ void write_run_attrs(const h5::Group& root, const Session& s) {
     root.attr("config_source", s.config_source);
     root.attr("config_dir", s.config_dir);
     root.attr("task", s.rc.data.task);
+    root.attr("device", s.device.str());  // where it trained (the config's, or --device's)
     root.attr("data_train", s.data_files[0]);
     root.attr("data_val", s.data_files[1]);
     root.attr("data_test", s.data_files[2]);
@@ -144,6 +167,12 @@ void write_run_attrs(const h5::Group& root, const Session& s) {
 void prepare(Session& s, const Config& cfg, bool progress) {
     s.rc = read_run_config(cfg, s.config_dir);
     finish_config(cfg);
+    if (!s.device_override.empty()) {  // the command line's --device; the run file records the one used
+        if (!is_device_name(s.device_override))
+            throw InputError(fmt::format("--device \"{}\" is not a device: cpu, cuda or cuda:N", s.device_override));
+        s.rc.train.device = s.device_override;
+    }
+    s.device = training_device(s.rc.train.device);
     s.data = load_run_data(s.rc.data, s.out, progress);
     fit_model_to_data(cfg, s.rc.model, s.data);
     s.resolved_config = cfg.resolved_text();
@@ -178,6 +207,7 @@ EvalResult evaluate(layers::ModelImpl& model, const tasks::Dataset& data, int64_
     r.confusion.assign(static_cast<size_t>(C * C), 0);
     if (data.examples.empty()) return r;
     const bool was_training = model.is_training();
+    const torch::Device device = model.parameters().front().device();  // batches go where the model is
     model.eval();
     torch::NoGradGuard no_grad;
     tasks::BatcherOptions bo;
@@ -191,12 +221,12 @@ EvalResult evaluate(layers::ModelImpl& model, const tasks::Dataset& data, int64_
     double loss_sum = 0;
     int64_t correct = 0;
     for (int64_t k = 0; (max_batches == 0 || k < max_batches) && batcher.next(b); ++k) {
-        const BatchTensors t = to_tensors(b);
+        const BatchTensors t = to_tensors(b, device);
         const auto logits = forward(model, t.tokens, t.mask, t.tokens2, t.mask2).logits;
         loss_sum += torch::nn::functional::cross_entropy(
                         logits, t.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                         .item<double>();
-        const auto pred = logits.argmax(1).contiguous();
+        const auto pred = logits.argmax(1).to(torch::kCPU).contiguous();
         const int64_t* p = pred.data_ptr<int64_t>();
         for (int64_t i = 0; i < b.B; ++i) {
             const int64_t y = b.labels[i];
@@ -268,6 +298,7 @@ std::string format_eval(const EvalResult& r) {
 TrainResult train(const TrainRequest& req) {
     Session s;
     s.out = req.out;
+    s.device_override = req.device;
     const std::string ckpt = checkpoint_path(req.out);
     bool resumed = false;
     std::string stale_working;
@@ -304,6 +335,7 @@ TrainResult train(const TrainRequest& req) {
                     fmt::format("{}: step {} beyond the config's {} steps", ckpt, s.state.step, s.rc.train.steps));
             kernels::set_compute_threads(static_cast<int>(s.state.threads));
             s.model = load_model(f, false);
+            s.model->to(s.device);  // before the optimiser's state is made alike the parameters
             const auto& a = s.model->options();
             const auto& b = s.rc.model.options;
             if (a.vocab_size != b.vocab_size || a.n_classes != b.n_classes || a.max_len != b.max_len)
@@ -333,6 +365,7 @@ TrainResult train(const TrainRequest& req) {
         torch::manual_seed(s.rc.train.seed);  // initialisation is the only use of torch's generator
         if (s.rc.model.calibration.empty()) s.rc.model.calibration = req.calibration;
         s.model = build_model(s.rc.model);
+        s.model->to(s.device);  // before the optimiser's state is made alike the parameters
         s.params = s.model->parameters();
         for (const auto& kv : s.model->named_parameters()) s.names.push_back(kv.key());
         s.opt = std::make_unique<AdamW>(s.params, AdamWOptions{0.9, 0.999, 1e-8, s.rc.train.weight_decay});
@@ -385,7 +418,7 @@ TrainResult train(const TrainRequest& req) {
         if (!batcher.next(batch) && !batcher.next(batch)) throw RunError("the training split yields no batch");
         const auto t0 = Clock::now();
         const int64_t step = s.state.step + 1;
-        const BatchTensors bt = to_tensors(batch);
+        const BatchTensors bt = to_tensors(batch, s.device);
         s.opt->zero_grad();
         const BackpropResult res = backprop(*s.model, bt, tc.backprop, StepKey{base.seed, step});
         const double loss = res.loss.item<double>();

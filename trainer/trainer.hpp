@@ -34,6 +34,7 @@ struct TrainRequest {
     bool resume = false;                                 // continue from out + ".ckpt"
     bool progress = true;
     std::string calibration;  // used when [model] names none (the pipeline's calibration stage)
+    std::string device;       // overrides [train] device when not empty (`rmaat train --device`)
 };
 
 struct EvalResult {
