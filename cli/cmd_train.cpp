@@ -6,10 +6,13 @@
 
 #include "cli/commands.hpp"
 #include "core/h5_store.hpp"
+#include "core/interrupt.hpp"
 #include "core/log.hpp"
+#include "core/provenance.hpp"
 #include "kernels/threads.hpp"
 #include "sim/simulate.hpp"
 #include "tasks/registry.hpp"
+#include "trainer/launch.hpp"
 #include "trainer/run_file.hpp"
 #include "trainer/trainer.hpp"
 
@@ -31,10 +34,46 @@ trainer::TrainRequest train_request(const std::string& config_path, bool demo, c
     return r;
 }
 
-void run_training(const trainer::TrainRequest& req) {
+// The arguments without --nproc (and its value): what each rank of `--nproc N` runs.
+std::vector<std::string> rank_arguments() {
+    std::vector<std::string> out;
+    const auto& args = command_args();
+    for (size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--nproc") {
+            ++i;
+            continue;
+        }
+        if (args[i].rfind("--nproc=", 0) == 0) continue;
+        out.push_back(args[i]);
+    }
+    return out;
+}
+
+void run_training(trainer::TrainRequest req, int nproc, double timeout_s) {
+    req.world = trainer::world_from_env();
+    req.dist_timeout_s = timeout_s;
+    if (nproc > 1) {
+        if (req.world.distributed())
+            throw InputError(fmt::format("--nproc {} inside a rank of a launched job (WORLD_SIZE={}): give one or "
+                                         "the other",
+                                         nproc, req.world.size));
+        if (!trainer::data_parallel_available())
+            throw InputError(fmt::format("--nproc {}: this build of rmaat has no torch.distributed (c10d with Gloo)",
+                                         nproc));
+        const int code = trainer::launch_local(nproc, rank_arguments(), std::min(timeout_s, 60.0));
+        if (code == 0) return;
+        if (const int sig = stop_signal())  // this launcher was asked to stop, and passed it on
+            throw Interrupted(sig, fmt::format("--nproc {}: the ranks were stopped by {}; resume with `rmaat train "
+                                               "--resume {} --nproc {}`",
+                                               nproc, signal_name(sig), req.out, nproc));
+        throw RunError(fmt::format("--nproc {}: a rank failed (exit {}); its error is above. Resume with "
+                                   "`rmaat train --resume {} --nproc {}`",
+                                   nproc, code, req.out, nproc));
+    }
+    if (req.world.rank != 0 && log::level() == log::Level::info) log::set_level(log::Level::warn);
     log::info("training {} -> {}", req.resume ? "(resume)" : req.config_source, req.out);
     const trainer::TrainResult r = trainer::train(req);
-    if (r.test.n > 0) fmt::print("test {}", trainer::format_eval(r.test));
+    if (r.test.n > 0 && req.world.rank == 0) fmt::print("test {}", trainer::format_eval(r.test));
     log::info("wrote {} ({} steps)", r.run_file, r.steps);
 }
 
@@ -46,6 +85,8 @@ void add_train(CLI::App& app) {
     struct Opts {
         std::string config, out, resume, device;
         bool force = false, demo = false;
+        int nproc = 1;
+        double timeout_s = 300;
     };
     auto o = std::make_shared<Opts>();
     cmd->add_option("config", o->config, "Config file (TOML)")->check(CLI::ExistingFile);
@@ -54,6 +95,15 @@ void add_train(CLI::App& app) {
     cmd->add_option("--resume", o->resume, "Continue the run RUN.h5 from its checkpoint RUN.h5.ckpt");
     cmd->add_flag("-f,--force", o->force, "Overwrite an existing run file");
     cmd->add_option("--device", o->device, "cpu, cuda or cuda:N, instead of the config's [train] device");
+    cmd->add_option("--nproc", o->nproc,
+                    "Data-parallel ranks on this machine (each takes its rows of every global batch; for torchrun "
+                    "or Slurm, start one rmaat per rank instead: README)")
+        ->check(CLI::Range(1, 1024))
+        ->capture_default_str();
+    cmd->add_option("--timeout", o->timeout_s,
+                    "Seconds a data-parallel rank waits for the others (store, collectives) before it fails")
+        ->check(CLI::Range(1.0, 86400.0))
+        ->capture_default_str();
     cmd->callback([o] {
         if (!o->resume.empty()) {
             if (!o->config.empty() || o->demo)
@@ -66,13 +116,13 @@ void add_train(CLI::App& app) {
             r.resume = true;
             r.force = o->force;
             r.device = o->device;
-            run_training(r);
+            run_training(r, o->nproc, o->timeout_s);
             return;
         }
         check_output("train", o->out, o->force);
         trainer::TrainRequest r = train_request(o->config, o->demo, o->out, o->force);
         r.device = o->device;
-        run_training(r);
+        run_training(r, o->nproc, o->timeout_s);
     });
 }
 

@@ -1,5 +1,6 @@
 #include "core/provenance.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include "rmaat/version.hpp"
@@ -8,12 +9,18 @@ namespace rmaat {
 
 namespace {
 std::string g_command_line = "(library call)";
+std::vector<std::string> g_command_args;
 }
 
 void set_command_line(int argc, char** argv) {
     std::string s;
     for (int i = 0; i < argc; ++i) s += (i ? " " : "") + std::string(argv[i]);
     g_command_line = s;
+    g_command_args.assign(argv + std::min(argc, 1), argv + argc);
+}
+
+const std::vector<std::string>& command_args() {
+    return g_command_args;
 }
 
 const std::string& command_line() {

@@ -11,7 +11,7 @@ PACKAGES=(
   libeigen3-dev libboost-dev libhdf5-dev hdf5-tools
   libtomlplusplus-dev libcli11-dev libfmt-dev catch2 libbenchmark-dev
   libceres-dev
-  libtorch-dev libopenblas0-pthread
+  libtorch-dev libopenblas0-pthread libgloo-dev
   python3 python3-h5py python3-matplotlib python3-numpy
   dataset-fashion-mnist
   libpng-dev

@@ -121,6 +121,25 @@ bool Batcher::next(Batch& out) {
     return true;
 }
 
+void slice_batch(const Batch& b, int64_t begin, int64_t end, Batch& out) {
+    if (begin < 0 || end < begin || end > b.B)
+        throw InputError(fmt::format("batch slice [{}, {}) of a batch of {} rows", begin, end, b.B));
+    auto rows = [&](const auto& v, int64_t width, auto& dst) {
+        dst.assign(v.begin() + begin * width, v.begin() + end * width);
+    };
+    out.B = end - begin;
+    out.L = b.L;
+    out.L2 = b.L2;
+    rows(b.tokens, b.L, out.tokens);
+    rows(b.mask, b.L, out.mask);
+    rows(b.tokens2, b.tokens2.empty() ? 0 : b.L2, out.tokens2);
+    rows(b.mask2, b.mask2.empty() ? 0 : b.L2, out.mask2);
+    rows(b.labels, 1, out.labels);
+    rows(b.lengths, 1, out.lengths);
+    rows(b.lengths2, b.lengths2.empty() ? 0 : 1, out.lengths2);
+    rows(b.index, 1, out.index);
+}
+
 void Batcher::restore(const BatchPosition& p) {
     if (p.epoch < 0 || p.batch < 0) throw InputError(fmt::format("bad data position ({}, {})", p.epoch, p.batch));
     make_plan(p.epoch);

@@ -61,6 +61,10 @@ private:
 // Fills `out` with the given examples (padding to multiples of pad_multiple). Exposed for tests.
 void make_batch(const Dataset& data, const std::vector<int64_t>& indices, int64_t pad_multiple, Batch& out);
 
+// Rows [begin, end) of `b`, padded as `b` is (same L, L2): a data-parallel rank's share of a global
+// batch keeps the global batch's segment count, so W ranks see exactly what one process would.
+void slice_batch(const Batch& b, int64_t begin, int64_t end, Batch& out);
+
 // SplitMix64: the portable generator behind shuffles and generators.
 struct SplitMix64 {
     uint64_t state;

@@ -11,8 +11,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/interrupt.hpp"
 #include "core/log.hpp"
@@ -133,6 +135,8 @@ struct Session {
     std::string out, data_files[3];
     std::string device_override;  // TrainRequest::device
     torch::Device device{torch::kCPU};
+    WorldInfo world;
+    DataParallel* dp = nullptr;  // null: one process
 };
 
 void write_checkpoint(Session& s) {
@@ -157,6 +161,7 @@ void write_run_attrs(const h5::Group& root, const Session& s) {
     root.attr("config_dir", s.config_dir);
     root.attr("task", s.rc.data.task);
     root.attr("device", s.device.str());  // where it trained (the config's, or --device's)
+    root.attr("world_size", static_cast<std::int64_t>(s.world.size));  // data-parallel ranks of the last (re)start
     root.attr("data_train", s.data_files[0]);
     root.attr("data_val", s.data_files[1]);
     root.attr("data_test", s.data_files[2]);
@@ -173,6 +178,8 @@ void prepare(Session& s, const Config& cfg, bool progress) {
         s.rc.train.device = s.device_override;
     }
     s.device = training_device(s.rc.train.device);
+    if (s.device.is_cuda() && !s.device.has_index() && s.world.distributed())  // one GPU per rank of a node
+        s.device = training_device(fmt::format("cuda:{}", s.world.local_rank));
     s.data = load_run_data(s.rc.data, s.out, progress);
     fit_model_to_data(cfg, s.rc.model, s.data);
     s.resolved_config = cfg.resolved_text();
@@ -187,8 +194,8 @@ void prepare(Session& s, const Config& cfg, bool progress) {
     }
 }
 
-EvalRow validate(layers::ModelImpl& model, const RunData& d, const TrainConfig& tc, int64_t step) {
-    const EvalResult r = evaluate(model, d.val, tc.batch_size, tc.eval_batches);
+EvalRow validate(layers::ModelImpl& model, const RunData& d, const TrainConfig& tc, int64_t step, DataParallel* dp) {
+    const EvalResult r = evaluate(model, d.val, tc.batch_size, tc.eval_batches, dp);
     return {static_cast<double>(step), r.loss, r.accuracy};
 }
 
@@ -200,7 +207,8 @@ void check_train_config(const Config& cfg, const std::string& config_dir) {
     (void)rc;
 }
 
-EvalResult evaluate(layers::ModelImpl& model, const tasks::Dataset& data, int64_t batch_size, int64_t max_batches) {
+EvalResult evaluate(layers::ModelImpl& model, const tasks::Dataset& data, int64_t batch_size, int64_t max_batches,
+                    DataParallel* dp) {
     EvalResult r;
     const int64_t C = model.options().n_classes;
     r.n_classes = C;
@@ -215,35 +223,52 @@ EvalResult evaluate(layers::ModelImpl& model, const tasks::Dataset& data, int64_
     bo.shuffle = false;
     bo.pad_multiple = pad_multiple(model.options());
     tasks::Batcher batcher(data, bo);
-    tasks::Batch b;
+    tasks::Batch global, shard;
     const int64_t S = model.options().segment_length;
-    std::vector<int64_t> bucket_n, bucket_ok;
+    // Counts per number of segments, sized for the longest document the model takes (the same on every rank).
+    const auto n_buckets = static_cast<size_t>(std::max<int64_t>(1, (model.options().max_len + S - 1) / S));
+    std::vector<int64_t> bucket_n(n_buckets, 0), bucket_ok(n_buckets, 0);
     double loss_sum = 0;
     int64_t correct = 0;
-    for (int64_t k = 0; (max_batches == 0 || k < max_batches) && batcher.next(b); ++k) {
-        const BatchTensors t = to_tensors(b, device);
+    for (int64_t k = 0; (max_batches == 0 || k < max_batches) && batcher.next(global); ++k) {
+        const tasks::Batch* b = &global;
+        if (dp) {
+            const auto [begin, end] = dp->shard(global.B);
+            tasks::slice_batch(global, begin, end, shard);
+            b = &shard;
+        }
+        if (b->B == 0) continue;
+        const BatchTensors t = to_tensors(*b, device);
         const auto logits = forward(model, t.tokens, t.mask, t.tokens2, t.mask2).logits;
         loss_sum += torch::nn::functional::cross_entropy(
                         logits, t.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                         .item<double>();
         const auto pred = logits.argmax(1).to(torch::kCPU).contiguous();
         const int64_t* p = pred.data_ptr<int64_t>();
-        for (int64_t i = 0; i < b.B; ++i) {
-            const int64_t y = b.labels[i];
+        for (int64_t i = 0; i < b->B; ++i) {
+            const int64_t y = b->labels[i];
             const bool ok = p[i] == y;
             correct += ok;
             r.confusion[static_cast<size_t>(y * C + p[i])] += 1;
-            const auto seg = static_cast<size_t>(std::max<int64_t>(1, (b.lengths[i] + S - 1) / S));
-            if (bucket_n.size() < seg) {
-                bucket_n.resize(seg, 0);
-                bucket_ok.resize(seg, 0);
-            }
+            const auto seg = std::min(n_buckets, static_cast<size_t>(std::max<int64_t>(1, (b->lengths[i] + S - 1) / S)));
             bucket_n[seg - 1] += 1;
             bucket_ok[seg - 1] += ok;
         }
-        r.n += b.B;
+        r.n += b->B;
     }
     if (was_training) model.train();
+    if (dp) {  // one exchange: n, correct, loss, the confusion matrix and the length buckets
+        std::vector<double> v{static_cast<double>(r.n), static_cast<double>(correct), loss_sum};
+        for (auto* part : {&r.confusion, &bucket_n, &bucket_ok}) v.insert(v.end(), part->begin(), part->end());
+        dp->allreduce(v);
+        size_t at = 0;
+        auto take = [&] { return static_cast<int64_t>(std::llround(v[at++])); };
+        r.n = take();
+        correct = take();
+        loss_sum = v[at++];
+        for (auto* part : {&r.confusion, &bucket_n, &bucket_ok})
+            for (auto& x : *part) x = take();
+    }
     r.accuracy = r.n ? static_cast<double>(correct) / static_cast<double>(r.n) : 0.0;
     r.loss = r.n ? loss_sum / static_cast<double>(r.n) : 0.0;
     int64_t most = 0;
@@ -295,13 +320,135 @@ std::string format_eval(const EvalResult& r) {
     return s;
 }
 
+namespace {
+
+// Loads a checkpoint into `s` (config, data, model, optimiser, state); InputError naming the file.
+void load_checkpoint(Session& s, const std::string& ckpt, bool progress) {
+    try {
+        const h5::File f = h5::File::open_read(ckpt);
+        const h5::Group root = f.root();
+        if (!root.has_attr("format") || root.attr_string("format") != kCheckpointFormat)
+            throw h5::Error(fmt::format("{}: not an rmaat checkpoint (no format = \"{}\")", ckpt, kCheckpointFormat));
+        if (root.attr_int("format_version") != kCheckpointVersion)
+            throw h5::Error(fmt::format("{}: checkpoint format_version {} (this rmaat reads {})", ckpt,
+                                        root.attr_int("format_version"), kCheckpointVersion));
+        s.config_text = root.attr_string("config_input");
+        s.config_source = root.attr_string("config_source");
+        s.config_dir = root.attr_string("config_dir");
+        const Config cfg = Config::from_string(s.config_text, s.config_source);
+        prepare(s, cfg, progress);
+        s.state = read_state(root);
+        if (s.state.step > s.rc.train.steps)
+            throw h5::Error(fmt::format("{}: step {} beyond the config's {} steps", ckpt, s.state.step, s.rc.train.steps));
+        kernels::set_compute_threads(static_cast<int>(s.state.threads));
+        s.model = load_model(f, false);
+        s.model->to(s.device);  // before the optimiser's state is made alike the parameters
+        const auto& a = s.model->options();
+        const auto& b = s.rc.model.options;
+        if (a.vocab_size != b.vocab_size || a.n_classes != b.n_classes || a.max_len != b.max_len)
+            throw h5::Error(fmt::format("{}: the stored model sizes differ from the data's", ckpt));
+        s.params = s.model->parameters();
+        for (const auto& kv : s.model->named_parameters()) s.names.push_back(kv.key());
+        s.opt = std::make_unique<AdamW>(s.params, AdamWOptions{0.9, 0.999, 1e-8, s.rc.train.weight_decay});
+        read_optimizer(root, *s.opt, s.names);
+        if (root.open_group("model").has("best")) {
+            const h5::Group bg = root.open_group("model/best");
+            for (const auto& p : s.params) s.best.push_back(torch::empty_like(p));
+            for (size_t i = 0; i < s.names.size(); ++i) read_tensor_into(bg, s.names[i], s.best[i]);
+        }
+    } catch (const h5::Error& e) {
+        throw InputError(fmt::format("cannot resume from '{}': {}", ckpt, e.what()));
+    }
+}
+
+// A fresh run's model and optimiser from the request's config.
+void start_fresh(Session& s, const TrainRequest& req, bool progress) {
+    s.config_text = req.config_text;
+    s.config_source = req.config_source;
+    s.config_dir = absolute_dir(req.config_dir);
+    const Config cfg = Config::from_string(s.config_text, s.config_source);
+    prepare(s, cfg, progress);
+    s.state.threads = s.rc.train.threads > 0 ? s.rc.train.threads : torch::get_num_threads();
+    kernels::set_compute_threads(static_cast<int>(s.state.threads));
+    torch::manual_seed(s.rc.train.seed);  // initialisation is the only use of torch's generator
+    if (s.rc.model.calibration.empty()) s.rc.model.calibration = req.calibration;
+    s.model = build_model(s.rc.model);
+    s.model->to(s.device);  // before the optimiser's state is made alike the parameters
+    s.params = s.model->parameters();
+    for (const auto& kv : s.model->named_parameters()) s.names.push_back(kv.key());
+    s.opt = std::make_unique<AdamW>(s.params, AdamWOptions{0.9, 0.999, 1e-8, s.rc.train.weight_decay});
+}
+
+// Every rank at the same step with the same model and batch size, then rank 0's weights and optimiser
+// state everywhere (a rank whose files differ is refused, not silently overruled).
+void join_ranks(Session& s, DataParallel& dp) {
+    const std::vector<double> mine{static_cast<double>(s.state.step), static_cast<double>(s.params.size()),
+                                   static_cast<double>(s.rc.train.batch_size), static_cast<double>(s.state.position.epoch),
+                                   static_cast<double>(s.state.position.batch)};
+    std::vector<double> hi = mine, lo = mine;
+    for (auto& x : lo) x = -x;
+    dp.allreduce(hi, true);
+    dp.allreduce(lo, true);
+    for (size_t i = 0; i < mine.size(); ++i)
+        if (hi[i] != -lo[i])
+            throw RunError(fmt::format("data-parallel rank {}: the ranks disagree on the step, the model, the batch "
+                                       "size or the data position (step {}, {} parameters, batch {}); start every "
+                                       "rank with the same config and files",
+                                       dp.rank(), s.state.step, s.params.size(), s.rc.train.batch_size));
+    std::vector<torch::Tensor> state = s.params;
+    state.insert(state.end(), s.opt->m().begin(), s.opt->m().end());
+    state.insert(state.end(), s.opt->v().begin(), s.opt->v().end());
+    dp.broadcast(state);
+}
+
+// FNV-1a over the parameters' bytes, cut to 52 bits so that it travels exactly as a double.
+int64_t weight_hash(const std::vector<torch::Tensor>& params) {
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const auto& p : params) {
+        const auto c = p.detach().to(torch::kCPU).contiguous();
+        const auto* b = static_cast<const unsigned char*>(c.data_ptr());
+        for (size_t i = 0; i < static_cast<size_t>(c.nbytes()); ++i) h = (h ^ b[i]) * 0x100000001b3ull;
+    }
+    return static_cast<int64_t>(h & ((1ull << 52) - 1));
+}
+
+// The ranks end with the same weights, bit for bit (the same reduced gradients, the same AdamW): each
+// rank's hash goes to every rank, a difference is an error, and rank 0 stores them (/train/rank_weight_hash).
+void check_ranks_agree(const Session& s, DataParallel& dp, const h5::Group* root) {
+    std::vector<double> hashes(static_cast<size_t>(dp.size()), 0.0);
+    hashes[static_cast<size_t>(dp.rank())] = static_cast<double>(weight_hash(s.params));
+    dp.allreduce(hashes);
+    std::vector<int64_t> stored;
+    for (const double h : hashes) stored.push_back(static_cast<int64_t>(h));
+    if (root) {
+        const h5::Group g = root->group("train");
+        g.write("rank_weight_hash", stored, {stored.size()}, "1");
+        g.dataset_attr("rank_weight_hash", "definition", "52-bit FNV-1a of each rank's final weights (all equal)");
+    }
+    for (const int64_t h : stored)
+        if (h != stored.front())
+            throw RunError(fmt::format("data-parallel rank {}: the ranks' weights differ at step {} (hashes {}); "
+                                       "a rank computed something else",
+                                       dp.rank(), s.state.step, fmt::join(stored, ", ")));
+}
+
+}  // namespace
+
 TrainResult train(const TrainRequest& req) {
     Session s;
     s.out = req.out;
     s.device_override = req.device;
+    s.world = req.world;
+    const bool lead = s.world.rank == 0;  // the rank that writes files
+    const bool progress = req.progress && lead;
     const std::string ckpt = checkpoint_path(req.out);
+    std::unique_ptr<DataParallel> dp;
+    if (s.world.distributed()) {
+        dp = std::make_unique<DataParallel>(s.world, req.dist_timeout_s);
+        s.dp = dp.get();
+        if (!lead) dp->barrier();  // rank 0 first: it generates the data splits the others then read
+    }
     bool resumed = false;
-    std::string stale_working;
     if (req.resume) {
         if (access(ckpt.c_str(), F_OK) != 0) {
             if (access(req.out.c_str(), F_OK) == 0)
@@ -311,64 +458,22 @@ TrainResult train(const TrainRequest& req) {
         }
         if (access(req.out.c_str(), F_OK) == 0 && !req.force) {
             // Killed between publishing the run file and removing the checkpoint: the run is complete.
-            std::remove(ckpt.c_str());
+            if (lead) std::remove(ckpt.c_str());
             throw InputError(
                 fmt::format("{}: the run is complete (its checkpoint was a leftover and is removed)", req.out));
         }
-        try {
-            const h5::File f = h5::File::open_read(ckpt);
-            const h5::Group root = f.root();
-            if (!root.has_attr("format") || root.attr_string("format") != kCheckpointFormat)
-                throw h5::Error(
-                    fmt::format("{}: not an rmaat checkpoint (no format = \"{}\")", ckpt, kCheckpointFormat));
-            if (root.attr_int("format_version") != kCheckpointVersion)
-                throw h5::Error(fmt::format("{}: checkpoint format_version {} (this rmaat reads {})", ckpt,
-                                            root.attr_int("format_version"), kCheckpointVersion));
-            s.config_text = root.attr_string("config_input");
-            s.config_source = root.attr_string("config_source");
-            s.config_dir = root.attr_string("config_dir");
-            const Config cfg = Config::from_string(s.config_text, s.config_source);
-            prepare(s, cfg, req.progress);
-            s.state = read_state(root);
-            if (s.state.step > s.rc.train.steps)
-                throw h5::Error(
-                    fmt::format("{}: step {} beyond the config's {} steps", ckpt, s.state.step, s.rc.train.steps));
-            kernels::set_compute_threads(static_cast<int>(s.state.threads));
-            s.model = load_model(f, false);
-            s.model->to(s.device);  // before the optimiser's state is made alike the parameters
-            const auto& a = s.model->options();
-            const auto& b = s.rc.model.options;
-            if (a.vocab_size != b.vocab_size || a.n_classes != b.n_classes || a.max_len != b.max_len)
-                throw h5::Error(fmt::format("{}: the stored model sizes differ from the data's", ckpt));
-            s.params = s.model->parameters();
-            for (const auto& kv : s.model->named_parameters()) s.names.push_back(kv.key());
-            s.opt = std::make_unique<AdamW>(s.params, AdamWOptions{0.9, 0.999, 1e-8, s.rc.train.weight_decay});
-            read_optimizer(root, *s.opt, s.names);
-            if (root.open_group("model").has("best")) {
-                const h5::Group bg = root.open_group("model/best");
-                for (const auto& p : s.params) s.best.push_back(torch::empty_like(p));
-                for (size_t i = 0; i < s.names.size(); ++i) read_tensor_into(bg, s.names[i], s.best[i]);
-            }
-        } catch (const h5::Error& e) {
-            throw InputError(fmt::format("cannot resume from '{}': {}", ckpt, e.what()));
-        }
+        load_checkpoint(s, ckpt, progress);
         resumed = true;
-        log::info("resuming {} from step {} ({})", req.out, s.state.step, ckpt);
+        if (lead) log::info("resuming {} from step {} ({})", req.out, s.state.step, ckpt);
     } else {
-        s.config_text = req.config_text;
-        s.config_source = req.config_source;
-        s.config_dir = absolute_dir(req.config_dir);
-        const Config cfg = Config::from_string(s.config_text, s.config_source);
-        prepare(s, cfg, req.progress);
-        s.state.threads = s.rc.train.threads > 0 ? s.rc.train.threads : torch::get_num_threads();
-        kernels::set_compute_threads(static_cast<int>(s.state.threads));
-        torch::manual_seed(s.rc.train.seed);  // initialisation is the only use of torch's generator
-        if (s.rc.model.calibration.empty()) s.rc.model.calibration = req.calibration;
-        s.model = build_model(s.rc.model);
-        s.model->to(s.device);  // before the optimiser's state is made alike the parameters
-        s.params = s.model->parameters();
-        for (const auto& kv : s.model->named_parameters()) s.names.push_back(kv.key());
-        s.opt = std::make_unique<AdamW>(s.params, AdamWOptions{0.9, 0.999, 1e-8, s.rc.train.weight_decay});
+        start_fresh(s, req, progress);
+    }
+    if (dp) {
+        if (lead) dp->barrier();
+        dp->attach_device(s.device);
+        join_ranks(s, *dp);
+        if (lead) log::info("data parallel: {} ranks, {} rows of each global batch of {} on rank 0", s.world.size,
+                            dp->shard(s.rc.train.batch_size).second, s.rc.train.batch_size);
     }
     const TrainConfig& tc = s.rc.train;
     const bool has_val = !s.data.val.examples.empty();
@@ -381,49 +486,80 @@ TrainResult train(const TrainRequest& req) {
     if (resumed) batcher.restore(s.state.position);
     s.state.position = batcher.position();
 
-    remove_stale_partials(req.out);  // a killed run's working file: its rows are in the checkpoint
-    remove_stale_partials(ckpt);
-    h5::File run = h5::File::create(req.out, req.force ? Replace::yes : Replace::no);
-    const h5::Group root = run.root();
-    write_run_attrs(root, s);
-    root.attr("status", std::string("running"));
-    MetricsStream stream(root.group("train"));
-    for (const auto& r : s.state.metrics) stream.append(r);
-    for (const auto& r : s.state.evals) stream.append(r);
-    stream.flush();
-    run.flush();
-    if (!resumed) write_checkpoint(s);
+    // Only rank 0 writes: the run file, its metrics and the checkpoints.
+    std::optional<h5::File> run;
+    std::optional<h5::Group> root;
+    MetricsStream stream;
+    if (lead) {
+        remove_stale_partials(req.out);  // a killed run's working file: its rows are in the checkpoint
+        remove_stale_partials(ckpt);
+        run.emplace(h5::File::create(req.out, req.force ? Replace::yes : Replace::no));
+        root.emplace(run->root());
+        write_run_attrs(*root, s);
+        root->attr("status", std::string("running"));
+        stream = MetricsStream(root->group("train"));
+        for (const auto& r : s.state.metrics) stream.append(r);
+        for (const auto& r : s.state.evals) stream.append(r);
+        stream.flush();
+        run->flush();
+        if (!resumed) write_checkpoint(s);
+    }
 
     const int64_t ckpt_every = tc.checkpoint_every > 0 ? tc.checkpoint_every
                                : tc.eval_every > 0     ? tc.eval_every
                                                        : tc.steps;
-    const StepKey base{tc.seed, 0};
+    // Dropout keys: rank r's rows draw from seed ^ r * golden, so the ranks' masks are independent.
+    const uint64_t dropout_seed = tc.seed ^ (static_cast<uint64_t>(s.world.rank) * 0x9E3779B97F4A7C15ull);
     s.model->train();
-    Progress bar("train", static_cast<double>(tc.steps - s.state.step), "steps", req.progress);
+    Progress bar("train", static_cast<double>(tc.steps - s.state.step), "steps", progress);
     const auto t_start = Clock::now();
     const double elapsed0 = s.state.elapsed_s;
     const int64_t first_step = s.state.step;
-    tasks::Batch batch;
+    tasks::Batch batch, shard;
+    int agreed_signal = 0;  // data parallel: the stop every rank saw at the last step boundary
     auto stop_here = [&](int sig) {
-        write_checkpoint(s);
-        stream.flush();
-        root.attr("status", std::string("interrupted"));
-        run.close();
+        if (lead) {
+            write_checkpoint(s);
+            stream.flush();
+            root->attr("status", std::string("interrupted"));
+            run->close();
+        }
         throw Interrupted(sig, fmt::format("training stopped by {} at step {}; checkpoint '{}' (resume with `rmaat "
                                            "train --resume {}`); the partial run file is '{}'",
-                                           signal_name(sig), s.state.step, ckpt, req.out, run.working_path()));
+                                           signal_name(sig), s.state.step, ckpt, req.out,
+                                           run ? run->working_path() : std::string("(written by rank 0)")));
     };
     while (s.state.step < tc.steps) {
-        if (const int sig = stop_signal()) stop_here(sig);
+        if (const int sig = dp ? agreed_signal : stop_signal()) stop_here(sig);
         if (!batcher.next(batch) && !batcher.next(batch)) throw RunError("the training split yields no batch");
         const auto t0 = Clock::now();
         const int64_t step = s.state.step + 1;
-        const BatchTensors bt = to_tensors(batch, s.device);
+        const tasks::Batch* mine = &batch;
+        if (dp) {
+            const auto [begin, end] = dp->shard(batch.B);
+            tasks::slice_batch(batch, begin, end, shard);
+            mine = &shard;
+        }
         s.opt->zero_grad();
-        const BackpropResult res = backprop(*s.model, bt, tc.backprop, StepKey{base.seed, step});
-        const double loss = res.loss.item<double>();
+        double loss = 0, acc = 0;
+        int64_t tokens = 0;
+        for (auto l : mine->lengths) tokens += l;
+        for (auto l : mine->lengths2) tokens += l;
+        if (mine->B > 0) {
+            const BatchTensors bt = to_tensors(*mine, s.device);
+            const BackpropResult res = backprop(*s.model, bt, tc.backprop, StepKey{dropout_seed, step});
+            loss = res.loss.item<double>();
+            acc = res.logits.argmax(1).eq(bt.labels).to(torch::kDouble).mean().item<double>();
+        }
+        if (dp) {  // the one exchange of the step: gradients, then loss, correct answers and tokens
+            const double share = static_cast<double>(mine->B) / static_cast<double>(batch.B);
+            std::vector<double> sums{loss * share, acc * share, static_cast<double>(tokens)};
+            dp->reduce_gradients(s.params, share, sums);
+            loss = sums[0];
+            acc = sums[1];
+            tokens = static_cast<int64_t>(std::llround(sums[2]));
+        }
         if (!std::isfinite(loss)) throw RunError(fmt::format("the loss is not finite at step {} ({})", step, loss));
-        const double acc = res.logits.argmax(1).eq(bt.labels).to(torch::kDouble).mean().item<double>();
         const auto& mg = s.model->memory.defined() ? s.model->memory.grad() : torch::Tensor();
         const double mem_norm = mg.defined() ? mg.to(torch::kDouble).norm().item<double>() : 0.0;
         const double gnorm = clip_grad_norm(s.params, tc.clip);
@@ -431,9 +567,6 @@ TrainResult train(const TrainRequest& req) {
         s.opt->step(lr);
         s.state.step = step;
         s.state.position = batcher.position();
-        int64_t tokens = 0;
-        for (auto l : batch.lengths) tokens += l;
-        for (auto l : batch.lengths2) tokens += l;
         const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
         const MetricRow row{static_cast<double>(step),
                             loss,
@@ -444,16 +577,18 @@ TrainResult train(const TrainRequest& req) {
                             dt > 0 ? static_cast<double>(tokens) / dt : 0.0,
                             peak_rss_mb()};
         s.state.metrics.push_back(row);
-        stream.append(row);
-        if (step % kFlushEvery == 0) {
-            stream.flush();
-            run.flush();
+        if (lead) {
+            stream.append(row);
+            if (step % kFlushEvery == 0) {
+                stream.flush();
+                run->flush();
+            }
         }
         const bool last = step == tc.steps;
         if (has_val && ((tc.eval_every > 0 && step % tc.eval_every == 0) || last)) {
-            const EvalRow e = validate(*s.model, s.data, tc, step);
+            const EvalRow e = validate(*s.model, s.data, tc, step, s.dp);
             s.state.evals.push_back(e);
-            stream.append(e);
+            if (lead) stream.append(e);
             if (e.accuracy > s.state.best_accuracy) {
                 s.state.best_accuracy = e.accuracy;
                 s.state.best_step = step;
@@ -463,22 +598,31 @@ TrainResult train(const TrainRequest& req) {
             log::debug("step {}: validation accuracy {:.4f}, loss {:.4f}", step, e.accuracy, e.loss);
         }
         s.state.elapsed_s = elapsed0 + std::chrono::duration<double>(Clock::now() - t_start).count();
-        const bool out_of_time = tc.time_budget_s > 0 && s.state.elapsed_s >= tc.time_budget_s;
-        if (step % ckpt_every == 0 || last || out_of_time) write_checkpoint(s);
+        bool out_of_time = tc.time_budget_s > 0 && s.state.elapsed_s >= tc.time_budget_s;
+        if (dp) {  // every rank stops at the same step boundary
+            std::vector<double> flags{static_cast<double>(stop_signal()), out_of_time ? 1.0 : 0.0};
+            dp->allreduce(flags, true);
+            agreed_signal = static_cast<int>(flags[0]);
+            out_of_time = flags[1] > 0;
+        }
+        if (lead && (step % ckpt_every == 0 || last || out_of_time)) write_checkpoint(s);
         bar.note(fmt::format("loss {:.3f} acc {:.3f} {:.0f} tok/s", loss, acc, row.tokens_per_s));
         bar.update(static_cast<double>(step - first_step));
         if (out_of_time) {
-            log::warn("time budget of {} s reached at step {} of {}", tc.time_budget_s, step, tc.steps);
+            if (lead) log::warn("time budget of {} s reached at step {} of {}", tc.time_budget_s, step, tc.steps);
             break;
         }
     }
     bar.finish();
+    if (dp) check_ranks_agree(s, *dp, root ? &*root : nullptr);
 
     // The run file: final weights, best weights, optimiser and state, then the test split.
-    write_model(root, *s.model, s.best, s.state.best_step);
-    write_optimizer(root, *s.opt, s.names);
-    write_state(root, s.state, false);
-    stream.flush();
+    if (lead) {
+        write_model(*root, *s.model, s.best, s.state.best_step);
+        write_optimizer(*root, *s.opt, s.names);
+        write_state(*root, s.state, false);
+        stream.flush();
+    }
     TrainResult result;
     result.steps = s.state.step;
     result.run_file = req.out;
@@ -493,14 +637,17 @@ TrainResult train(const TrainRequest& req) {
             }
             weights = fmt::format("best (step {})", s.state.best_step);
         }
-        result.test = evaluate(*s.model, s.data.test, tc.batch_size);
-        write_eval(root, result.test, "test", weights);
+        result.test = evaluate(*s.model, s.data.test, tc.batch_size, 0, s.dp);
+        if (lead) write_eval(*root, result.test, "test", weights);
         torch::NoGradGuard no_grad;
         for (size_t i = 0; i < final_params.size(); ++i) s.params[i].copy_(final_params[i]);
     }
-    root.attr("status", std::string("complete"));
-    run.commit();
-    std::remove(ckpt.c_str());
+    if (dp) dp->barrier();  // no rank reports success before every rank has finished
+    if (lead) {
+        root->attr("status", std::string("complete"));
+        run->commit();
+        std::remove(ckpt.c_str());
+    }
     return result;
 }
 

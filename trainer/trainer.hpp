@@ -16,6 +16,9 @@
 // and resumed from its checkpoint ends with the same weights, bit for bit, as a run never stopped.
 // SIGINT/SIGTERM: a checkpoint at the next step boundary, the run file kept under its working name
 // with status "interrupted", exit 130/143.
+// Data parallel (req.world.size > 1, trainer/data_parallel.hpp): every rank runs this loop on its rows
+// of each global batch ([train] batch_size is the global batch), gradients summed once per step;
+// ranks agree on stopping (signal, time budget) at each step boundary; only rank 0 writes files.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,6 +27,7 @@
 #include "core/h5_store.hpp"
 #include "layers/model.hpp"
 #include "tasks/dataset.hpp"
+#include "trainer/data_parallel.hpp"
 
 namespace rmaat::trainer {
 
@@ -35,6 +39,8 @@ struct TrainRequest {
     bool progress = true;
     std::string calibration;  // used when [model] names none (the pipeline's calibration stage)
     std::string device;       // overrides [train] device when not empty (`rmaat train --device`)
+    WorldInfo world;          // data-parallel ranks (trainer/data_parallel.hpp); size 1: one process
+    double dist_timeout_s = 300;  // bound on every collective: a dead rank ends the others after this
 };
 
 struct EvalResult {
@@ -57,8 +63,10 @@ void check_train_config(const Config& cfg, const std::string& config_dir);
 TrainResult train(const TrainRequest& req);
 
 // Accuracy, loss, confusion and per-length accuracy of `model` on `data` (eval mode, no gradients).
-// max_batches 0: all.
-EvalResult evaluate(layers::ModelImpl& model, const tasks::Dataset& data, int64_t batch_size, int64_t max_batches = 0);
+// max_batches 0: all. With `dp`, each rank evaluates its rows of every batch and the counts are summed
+// (every rank gets the whole result).
+EvalResult evaluate(layers::ModelImpl& model, const tasks::Dataset& data, int64_t batch_size, int64_t max_batches = 0,
+                    DataParallel* dp = nullptr);
 void write_eval(const h5::Group& root, const EvalResult& r, const std::string& split, const std::string& weights);
 std::string format_eval(const EvalResult& r);
 

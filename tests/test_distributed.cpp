@@ -1,0 +1,371 @@
+// Data-parallel training on c10d's Gloo (docs/design.md section 6.5): the world from the environment,
+// a rank's share of a batch, two CPU ranks against one process on the same global batch (BPTT and
+// AMRB), resume at world size 1 from a 2-rank checkpoint, and failures that end every rank with an
+// error instead of a hang (a killed rank, a store nobody serves).
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/h5_store.hpp"
+#include "tasks/batch.hpp"
+#include "tests/catch.hpp"
+#include "tests/cli_run.hpp"
+#include "trainer/data_parallel.hpp"
+
+using namespace rmaat;
+using rmaat::testing::Result;
+using rmaat::testing::run;
+using rmaat::testing::shell;
+
+namespace {
+
+const std::string dir = std::string(RMAAT_BINARY_DIR) + "/distributed_test";
+using Clock = std::chrono::steady_clock;
+
+std::string write_file(const std::string& name, const std::string& text) {
+    mkdir(dir.c_str(), 0755);
+    const std::string path = dir + "/" + name;
+    std::ofstream(path) << text;
+    return path;
+}
+
+bool exists(const std::string& p) {
+    struct stat st {};
+    return stat(p.c_str(), &st) == 0;
+}
+
+void clean(const std::string& out) {
+    shell("rm -rf '" + out + "' '" + out + "'.partial.* '" + out + ".ckpt' '" + out + "'.ckpt.partial.* '" + out +
+          ".data'");
+}
+
+// A tiny RMAAT on generated ListOps-mini (the trainer tests' model), dropout off, one thread per rank.
+std::string tiny_config(int steps, int checkpoint_every, const std::string& extra = "") {
+    return "[model]\nkind = \"rmaat\"\nd_model = 16\nn_heads = 2\nn_layers = 1\nd_ff = 32\ndropout = 0.0\n"
+           "segment_length = 32\nmemory_tokens = 4\n\n[train]\nsteps = " +
+           std::to_string(steps) +
+           "\nbatch_size = 16\nlr = 0.003\nwarmup = 5\nschedule = \"cosine\"\neval_every = 6\neval_batches = 2\n"
+           "checkpoint_every = " +
+           std::to_string(checkpoint_every) + "\nthreads = 1\nseed = 3\n" + extra +
+           "\n[data]\ntask = \"listops-mini\"\ngenerate = true\nn_train = 200\nn_val = 40\nn_test = 40\nseed = 5\n";
+}
+
+std::vector<std::pair<std::string, std::vector<double>>> params_of(const std::string& path) {
+    const h5::File f = h5::File::open_read(path);
+    const h5::Group p = f.root().open_group("model/params");
+    std::vector<std::pair<std::string, std::vector<double>>> out;
+    for (const auto& o : p.list_objects())
+        if (o.kind == h5::ObjectInfo::dataset) out.emplace_back(o.path, p.read(o.path).data);
+    return out;
+}
+
+// The largest |a - b| over all parameters, and the largest |a|.
+std::pair<double, double> params_distance(const std::string& a_path, const std::string& b_path) {
+    const auto a = params_of(a_path), b = params_of(b_path);
+    REQUIRE(a.size() == b.size());
+    double diff = 0, scale = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        REQUIRE(a[i].first == b[i].first);
+        REQUIRE(a[i].second.size() == b[i].second.size());
+        for (size_t k = 0; k < a[i].second.size(); ++k) {
+            diff = std::max(diff, std::abs(a[i].second[k] - b[i].second[k]));
+            scale = std::max(scale, std::abs(a[i].second[k]));
+        }
+    }
+    return {diff, scale};
+}
+
+std::vector<double> column(const std::string& path, const std::string& dataset) {
+    const h5::File f = h5::File::open_read(path);
+    return f.root().read(dataset).data;
+}
+
+// Starts `rmaat ARGS` with extra environment variables, output to `log`.
+pid_t start(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& log) {
+    const pid_t pid = fork();
+    if (pid == 0) {
+        const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        for (const auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
+        std::vector<char*> argv{const_cast<char*>(RMAAT_CLI)};
+        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+        argv.push_back(nullptr);
+        execv(RMAAT_CLI, argv.data());
+        _exit(127);
+    }
+    return pid;
+}
+
+std::string slurp(const std::string& path) {
+    std::ifstream f(path);
+    return {std::istreambuf_iterator<char>(f), {}};
+}
+
+// A TCP port nobody listens on (bound, then released).
+int free_port() {
+    const int s = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    REQUIRE(bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    socklen_t n = sizeof a;
+    getsockname(s, reinterpret_cast<sockaddr*>(&a), &n);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+// Scoped environment variables for the in-process reader.
+struct Env {
+    std::vector<std::string> names;
+    void set(const std::string& k, const std::string& v) {
+        setenv(k.c_str(), v.c_str(), 1);
+        names.push_back(k);
+    }
+    ~Env() {
+        for (const auto& k : names) unsetenv(k.c_str());
+    }
+};
+
+}  // namespace
+
+TEST_CASE("the world comes from the standard environment, and a malformed one is refused by name",
+          "[distributed]") {
+    for (const char* k : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "RMAAT_STORE_FILE",
+                          "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"})
+        unsetenv(k);
+    {
+        const trainer::WorldInfo w = trainer::world_from_env();
+        CHECK(w.size == 1);
+        CHECK(w.rank == 0);
+        CHECK(!w.distributed());
+    }
+    {
+        Env e;  // torchrun's variables
+        e.set("RANK", "3");
+        e.set("WORLD_SIZE", "4");
+        e.set("LOCAL_RANK", "1");
+        e.set("MASTER_ADDR", "node7");
+        e.set("MASTER_PORT", "29411");
+        const trainer::WorldInfo w = trainer::world_from_env();
+        CHECK(w.rank == 3);
+        CHECK(w.size == 4);
+        CHECK(w.local_rank == 1);
+        CHECK(w.master_addr == "node7");
+        CHECK(w.master_port == 29411);
+    }
+    {
+        Env e;  // Slurm's, where torchrun's are absent
+        e.set("SLURM_PROCID", "5");
+        e.set("SLURM_NTASKS", "8");
+        e.set("SLURM_LOCALID", "1");
+        const trainer::WorldInfo w = trainer::world_from_env();
+        CHECK(w.rank == 5);
+        CHECK(w.size == 8);
+        CHECK(w.local_rank == 1);
+    }
+    struct Bad {
+        std::vector<std::pair<std::string, std::string>> env;
+        std::string message;
+    };
+    const std::vector<Bad> bad{
+        {{{"WORLD_SIZE", "two"}}, "WORLD_SIZE=\"two\" is not an integer"},
+        {{{"WORLD_SIZE", "2"}, {"RANK", "2"}}, "RANK 2 is not below WORLD_SIZE 2"},
+        {{{"WORLD_SIZE", "2"}, {"RANK", "-1"}}, "RANK=\"-1\""},
+        {{{"WORLD_SIZE", "2"}, {"MASTER_PORT", "70000"}}, "MASTER_PORT=\"70000\""},
+        {{{"WORLD_SIZE", "2"}, {"MASTER_ADDR", ""}}, "MASTER_ADDR is empty"},
+    };
+    for (const auto& b : bad) {
+        Env e;
+        for (const auto& [k, v] : b.env) e.set(k, v);
+        INFO(b.message);
+        CHECK_THROWS_WITH(trainer::world_from_env(), ContainsSubstring(b.message));
+    }
+}
+
+TEST_CASE("a rank's rows of a batch keep the global batch's padding", "[distributed]") {
+    tasks::Batch b;
+    b.B = 3;
+    b.L = 4;
+    b.tokens = {1, 2, 0, 0, 3, 4, 5, 0, 6, 7, 8, 9};
+    b.mask = {1, 1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1};
+    b.labels = {0, 1, 2};
+    b.lengths = {2, 3, 4};
+    b.lengths2 = {0, 0, 0};
+    b.index = {10, 11, 12};
+    tasks::Batch s;
+    tasks::slice_batch(b, 1, 3, s);
+    CHECK(s.B == 2);
+    CHECK(s.L == 4);  // not re-padded to its own longest row
+    CHECK(s.tokens == std::vector<int32_t>{3, 4, 5, 0, 6, 7, 8, 9});
+    CHECK(s.mask == std::vector<uint8_t>{1, 1, 1, 0, 1, 1, 1, 1});
+    CHECK(s.labels == std::vector<int64_t>{1, 2});
+    CHECK(s.lengths == std::vector<int64_t>{3, 4});
+    CHECK(s.index == std::vector<int64_t>{11, 12});
+    tasks::slice_batch(b, 3, 3, s);  // a rank with no rows of a short last batch
+    CHECK(s.B == 0);
+    CHECK(s.tokens.empty());
+    CHECK_THROWS_WITH(tasks::slice_batch(b, 2, 4, s), ContainsSubstring("batch slice [2, 4) of a batch of 3 rows"));
+}
+
+TEST_CASE("two Gloo ranks train like one process on the same global batch (BPTT and AMRB)", "[distributed][cli]") {
+    REQUIRE(trainer::data_parallel_available());
+    for (const std::string method : {"bptt", "amrb"}) {
+        INFO(method);
+        const std::string cfg = write_file("dp_" + method + ".toml", tiny_config(12, 6, "backprop = \"" + method + "\""));
+        const std::string one = dir + "/dp_one_" + method + ".h5", two = dir + "/dp_two_" + method + ".h5";
+        clean(one);
+        clean(two);
+        const Result r1 = run("train " + cfg + " -o " + one + " --no-progress");
+        INFO(r1.output);
+        REQUIRE(r1.code == 0);
+        const Result r2 = run("train " + cfg + " -o " + two + " --nproc 2 --no-progress");
+        INFO(r2.output);
+        REQUIRE(r2.code == 0);
+        CHECK(!exists(two + ".ckpt"));
+
+        // Both ranks ended with the same weights, bit for bit (each rank's hash, stored by rank 0).
+        const auto hashes = column(two, "train/rank_weight_hash");
+        REQUIRE(hashes.size() == 2);
+        CHECK(hashes[0] == hashes[1]);
+        {
+            const h5::File f = h5::File::open_read(two);
+            CHECK(f.root().attr_int("world_size") == 2);
+        }
+        // The first step's loss is the global batch's mean: the same rows, split 8 + 8.
+        const auto loss1 = column(one, "train/metrics/loss"), loss2 = column(two, "train/metrics/loss");
+        REQUIRE(loss1.size() == 12);
+        REQUIRE(loss2.size() == 12);
+        CHECK(loss2[0] == Approx(loss1[0]).epsilon(1e-6));
+        CHECK(loss2[11] == Approx(loss1[11]).epsilon(1e-4));
+        // After 12 AdamW steps the weights agree with the single process to float rounding (measured:
+        // 1.2e-7; AdamW's update is lr-sized even for gradients near zero, so rounding could grow).
+        const auto [diff, scale] = params_distance(one, two);
+        INFO("max |one - two| = " << diff << " of weights up to " << scale);
+        CHECK(diff < 1e-5);
+        CHECK(scale > 0.1);
+        // Evaluation gathers the counts of both ranks' rows: every test example once.
+        CHECK(column(two, "eval/n")[0] == 40);
+        CHECK(column(two, "eval/accuracy")[0] == Approx(column(one, "eval/accuracy")[0]).margin(0.051));
+        clean(one);
+        clean(two);
+    }
+}
+
+TEST_CASE("a 2-rank run killed inside a checkpoint write resumes at world size 1 and ends where 2 ranks end",
+          "[distributed][cli][resume]") {
+    const std::string cfg = write_file("dp_resume.toml", tiny_config(12, 4));  // checkpoints at 0 4 8 12
+    const std::string ref = dir + "/dp_resume_ref.h5", out = dir + "/dp_resume.h5";
+    clean(ref);
+    clean(out);
+    REQUIRE(run("train " + cfg + " -o " + ref + " --nproc 2 --no-progress").code == 0);
+    // Rank 0 (the only writer) is killed before publishing its third checkpoint (step 8): the launcher
+    // stops rank 1 and says how to resume; step 4's checkpoint is the last one.
+    const Result killed = shell("exec env LD_PRELOAD=" + std::string(RMAAT_KILL_AT_LIB) +
+                                " RMAAT_KILL_AT='rename:.ckpt$:3' " + RMAAT_CLI + " train " + cfg + " -o " + out +
+                                " --nproc 2 --no-progress");
+    INFO(killed.output);
+    REQUIRE(killed.code == 1);
+    CHECK_THAT(killed.output, ContainsSubstring("rank 0 failed (exit 137)"));
+    CHECK_THAT(killed.output, ContainsSubstring("rmaat train --resume " + out));
+    REQUIRE(exists(out + ".ckpt"));
+    CHECK(!exists(out));
+    const Result resumed = run("train --resume " + out + " --no-progress");  // one process
+    INFO(resumed.output);
+    REQUIRE(resumed.code == 0);
+    CHECK_THAT(resumed.output, ContainsSubstring("from step 4"));
+    const auto steps = column(out, "train/metrics/step");
+    REQUIRE(steps.size() == 12);  // steps 1-4 from the 2-rank run, 5-12 from the resumed one
+    CHECK(steps.back() == 12);
+    const auto [diff, scale] = params_distance(ref, out);
+    INFO("max |2 ranks - resumed at 1| = " << diff << " of weights up to " << scale);
+    CHECK(diff < 1e-5);
+    CHECK(scale > 0.1);
+    clean(ref);
+    clean(out);
+}
+
+TEST_CASE("a rank killed mid-run ends the other with an error, and an unreachable store too", "[distributed][cli]") {
+    const std::string cfg = write_file("dp_kill.toml", tiny_config(100000, 50));
+    const std::string out = dir + "/dp_kill.h5", store = dir + "/dp_kill.store";
+    clean(out);
+    std::remove(store.c_str());
+    const std::vector<std::string> args{"train", cfg, "-o", out, "--no-progress", "--timeout", "20"};
+    auto env = [&](int rank) {
+        return std::vector<std::string>{"RANK=" + std::to_string(rank), "WORLD_SIZE=2", "LOCAL_RANK=0",
+                                        "RMAAT_STORE_FILE=" + store};
+    };
+    const pid_t r0 = start(args, env(0), dir + "/dp_kill_0.log");
+    const pid_t r1 = start(args, env(1), dir + "/dp_kill_1.log");
+    // Training: the first step's metrics are in (rank 0 flushes every 10 steps) or a checkpoint exists.
+    const auto t_start = Clock::now();
+    while (!exists(out + ".ckpt") && Clock::now() - t_start < std::chrono::seconds(120))
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    REQUIRE(exists(out + ".ckpt"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // well inside the step loop
+    REQUIRE(kill(r1, SIGKILL) == 0);
+    const auto t_kill = Clock::now();
+    int status = 0;
+    pid_t w = 0;
+    while ((w = waitpid(r0, &status, WNOHANG)) == 0 && Clock::now() - t_kill < std::chrono::seconds(60))
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    waitpid(r1, nullptr, 0);
+    const double waited = std::chrono::duration<double>(Clock::now() - t_kill).count();
+    if (w == 0) kill(r0, SIGKILL);
+    const std::string log0 = slurp(dir + "/dp_kill_0.log");
+    INFO(log0);
+    INFO("rank 0 ended " << waited << " s after rank 1 was killed");
+    REQUIRE(w == r0);
+    CHECK(waited < 20 + 10);  // within the collectives' timeout (Gloo sees the closed connection at once)
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 1);
+    CHECK_THAT(log0, ContainsSubstring("data-parallel rank 0 of 2"));
+    CHECK_THAT(log0, ContainsSubstring("resume the run from its last checkpoint"));
+    CHECK(exists(out + ".ckpt"));  // what the resume starts from
+    clean(out);
+    std::remove(store.c_str());
+
+    // Rank 1 of 2 with nobody serving MASTER_ADDR:MASTER_PORT: an error after --timeout, no hang.
+    const int port = free_port();
+    const auto t0 = Clock::now();
+    const Result lonely = shell("RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " " +
+                                RMAAT_CLI + " train " + cfg + " -o " + out + " --no-progress --timeout 3");
+    const double took = std::chrono::duration<double>(Clock::now() - t0).count();
+    INFO(lonely.output);
+    CHECK(lonely.code == 1);
+    CHECK_THAT(lonely.output, ContainsSubstring("MASTER_PORT=" + std::to_string(port) + " cannot be reached"));
+    CHECK(took < 3 + 30);
+    CHECK(!exists(out));
+    clean(out);
+}
+
+TEST_CASE("--nproc and the environment are checked before any rank starts", "[distributed][cli]") {
+    const std::string cfg = write_file("dp_check.toml", tiny_config(2, 1));
+    const std::string out = dir + "/dp_check.h5";
+    clean(out);
+    Result r = shell("WORLD_SIZE=2 RANK=0 " + std::string(RMAAT_CLI) + " train " + cfg + " -o " + out +
+                     " --nproc 2 --no-progress");
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, ContainsSubstring("--nproc 2 inside a rank of a launched job (WORLD_SIZE=2)"));
+    r = shell("WORLD_SIZE=2 RANK=5 " + std::string(RMAAT_CLI) + " train " + cfg + " -o " + out + " --no-progress");
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, ContainsSubstring("RANK 5 is not below WORLD_SIZE 2"));
+    r = run("train " + cfg + " -o " + out + " --nproc 0");
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, ContainsSubstring("--nproc"));
+    CHECK(!exists(out));
+}
