@@ -40,8 +40,8 @@ backprop = "amrb"
 task = "listops-mini"
 generate = true
 n_train = 2000
-n_val = 0
-n_test = 0
+n_val = 20
+n_test = 20
 seed = 1
 TOML
 }
