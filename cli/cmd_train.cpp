@@ -54,21 +54,23 @@ void run_training(trainer::TrainRequest req, int nproc, double timeout_s) {
     req.dist_timeout_s = timeout_s;
     if (nproc > 1) {
         if (req.world.distributed())
-            throw InputError(fmt::format("--nproc {} inside a rank of a launched job (WORLD_SIZE={}): give one or "
-                                         "the other",
-                                         nproc, req.world.size));
+            throw InputError(
+                fmt::format("--nproc {} inside a rank of a launched job (WORLD_SIZE={}): give one or "
+                            "the other",
+                            nproc, req.world.size));
         if (!trainer::data_parallel_available())
-            throw InputError(fmt::format("--nproc {}: this build of rmaat has no torch.distributed (c10d with Gloo)",
-                                         nproc));
+            throw InputError(
+                fmt::format("--nproc {}: this build of rmaat has no torch.distributed (c10d with Gloo)", nproc));
         const int code = trainer::launch_local(nproc, rank_arguments(), std::min(timeout_s, 60.0));
         if (code == 0) return;
         if (const int sig = stop_signal())  // this launcher was asked to stop, and passed it on
             throw Interrupted(sig, fmt::format("--nproc {}: the ranks were stopped by {}; resume with `rmaat train "
                                                "--resume {} --nproc {}`",
                                                nproc, signal_name(sig), req.out, nproc));
-        throw RunError(fmt::format("--nproc {}: a rank failed (exit {}); its error is above. Resume with "
-                                   "`rmaat train --resume {} --nproc {}`",
-                                   nproc, code, req.out, nproc));
+        throw RunError(
+            fmt::format("--nproc {}: a rank failed (exit {}); its error is above. Resume with "
+                        "`rmaat train --resume {} --nproc {}`",
+                        nproc, code, req.out, nproc));
     }
     if (req.world.rank != 0 && log::level() == log::Level::info) log::set_level(log::Level::warn);
     log::info("training {} -> {}", req.resume ? "(resume)" : req.config_source, req.out);

@@ -10,7 +10,7 @@ namespace rmaat {
 namespace {
 std::string g_command_line = "(library call)";
 std::vector<std::string> g_command_args;
-}
+}  // namespace
 
 void set_command_line(int argc, char** argv) {
     std::string s;

@@ -73,8 +73,7 @@ void make_batch(const Dataset& data, const std::vector<int64_t>& indices, int64_
 Batcher::Batcher(const Dataset& data, const BatcherOptions& opt) : data_(&data), opt_(opt) {
     if (opt_.batch_size < 1) throw InputError(fmt::format("batch_size = {} must be >= 1", opt_.batch_size));
     if (opt_.pad_multiple < 1) throw InputError(fmt::format("pad_multiple = {} must be >= 1", opt_.pad_multiple));
-    if (opt_.bucket_batches < 1)
-        throw InputError(fmt::format("bucket_batches = {} must be >= 1", opt_.bucket_batches));
+    if (opt_.bucket_batches < 1) throw InputError(fmt::format("bucket_batches = {} must be >= 1", opt_.bucket_batches));
     if (data.examples.empty()) throw InputError(fmt::format("{}: the data set holds no example", data.source));
     make_plan(0);
 }
@@ -100,9 +99,7 @@ void Batcher::make_plan(int64_t epoch) {
     SplitMix64 rng(opt_.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(epoch) + 1);
     shuffle(order, rng);
     const int64_t pool = bs * opt_.bucket_batches;
-    auto length = [&](int64_t i) {
-        return data_->examples[i].tokens.size() + data_->examples[i].tokens2.size();
-    };
+    auto length = [&](int64_t i) { return data_->examples[i].tokens.size() + data_->examples[i].tokens2.size(); };
     for (int64_t p = 0; p < n; p += pool) {
         std::vector<int64_t> part(order.begin() + p, order.begin() + std::min(n, p + pool));
         std::stable_sort(part.begin(), part.end(), [&](int64_t a, int64_t b) { return length(a) < length(b); });

@@ -15,21 +15,21 @@
 namespace rmaat::tasks {
 
 struct Batch {
-    int64_t B = 0, L = 0, L2 = 0;    // batch size; padded lengths of the first and second documents
-    std::vector<int32_t> tokens;     // [B x L] row-major; 0 = padding
-    std::vector<uint8_t> mask;       // [B x L]; 1 = real token
-    std::vector<int32_t> tokens2;    // [B x L2] (pair tasks), else empty
-    std::vector<uint8_t> mask2;      // [B x L2]
-    std::vector<int64_t> labels;     // [B]
-    std::vector<int64_t> lengths;    // [B] real tokens of the first document
-    std::vector<int64_t> lengths2;   // [B]
-    std::vector<int64_t> index;      // [B] example indices in the dataset
+    int64_t B = 0, L = 0, L2 = 0;   // batch size; padded lengths of the first and second documents
+    std::vector<int32_t> tokens;    // [B x L] row-major; 0 = padding
+    std::vector<uint8_t> mask;      // [B x L]; 1 = real token
+    std::vector<int32_t> tokens2;   // [B x L2] (pair tasks), else empty
+    std::vector<uint8_t> mask2;     // [B x L2]
+    std::vector<int64_t> labels;    // [B]
+    std::vector<int64_t> lengths;   // [B] real tokens of the first document
+    std::vector<int64_t> lengths2;  // [B]
+    std::vector<int64_t> index;     // [B] example indices in the dataset
 };
 
 struct BatcherOptions {
     int64_t batch_size = 32;
-    int64_t pad_multiple = 1;     // pad L up to a multiple of this (the segment length)
-    bool shuffle = true;          // false: dataset order, no bucketing (evaluation)
+    int64_t pad_multiple = 1;  // pad L up to a multiple of this (the segment length)
+    bool shuffle = true;       // false: dataset order, no bucketing (evaluation)
     uint64_t seed = 1;
     int64_t bucket_batches = 50;  // batches per sorting pool
     bool drop_last = false;       // drop a last, smaller batch

@@ -55,7 +55,8 @@ void clean(const std::string& out) {
 // A tiny RMAAT on generated ListOps-mini (the trainer tests' model), dropout off, one thread per rank.
 std::string tiny_config(int steps, int checkpoint_every, const std::string& extra = "",
                         const std::string& kind = "rmaat") {
-    return "[model]\nkind = \"" + kind + "\"\nd_model = 16\nn_heads = 2\nn_layers = 1\nd_ff = 32\ndropout = 0.0\n"
+    return "[model]\nkind = \"" + kind +
+           "\"\nd_model = 16\nn_heads = 2\nn_layers = 1\nd_ff = 32\ndropout = 0.0\n"
            "segment_length = 32\nmemory_tokens = 4\n\n[train]\nsteps = " +
            std::to_string(steps) +
            "\nbatch_size = 16\nlr = 0.003\nwarmup = 5\nschedule = \"cosine\"\neval_every = 6\neval_batches = 2\n"
@@ -146,8 +147,7 @@ struct Env {
 
 }  // namespace
 
-TEST_CASE("the world comes from the standard environment, and a malformed one is refused by name",
-          "[distributed]") {
+TEST_CASE("the world comes from the standard environment, and a malformed one is refused by name", "[distributed]") {
     for (const char* k : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "RMAAT_STORE_FILE",
                           "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"})
         unsetenv(k);
@@ -229,8 +229,8 @@ TEST_CASE("two Gloo ranks train like one process on the same global batch (every
           "[distributed][cli]") {
     REQUIRE(trainer::data_parallel_available());
     const std::vector<std::pair<std::string, std::string>> variants{
-        {"rmaat", "bptt"}, {"rmaat", "amrb"}, {"rmt", "bptt"}, {"rmt", "amrb"}, {"rlt", "amrb"},
-        {"transformer", "bptt"}, {"at", "bptt"}, {"linear", "bptt"}};
+        {"rmaat", "bptt"}, {"rmaat", "amrb"},       {"rmt", "bptt"}, {"rmt", "amrb"},
+        {"rlt", "amrb"},   {"transformer", "bptt"}, {"at", "bptt"},  {"linear", "bptt"}};
     for (const auto& [kind, method] : variants) {
         INFO(kind << " " << method);
         const std::string name = kind + "_" + method;
@@ -292,9 +292,9 @@ TEST_CASE("a 2-rank run killed inside a checkpoint write resumes at world size 1
     REQUIRE(run("train " + cfg + " -o " + ref + " --nproc 2 --no-progress").code == 0);
     // Rank 0 (the only writer) is killed before publishing its third checkpoint (step 8): the launcher
     // stops rank 1 and says how to resume; step 4's checkpoint is the last one.
-    const Result killed = shell("exec env LD_PRELOAD=" + std::string(RMAAT_KILL_AT_LIB) +
-                                " RMAAT_KILL_AT='rename:.ckpt$:3' " + RMAAT_CLI + " train " + cfg + " -o " + out +
-                                " --nproc 2 --no-progress");
+    const Result killed =
+        shell("exec env LD_PRELOAD=" + std::string(RMAAT_KILL_AT_LIB) + " RMAAT_KILL_AT='rename:.ckpt$:3' " +
+              RMAAT_CLI + " train " + cfg + " -o " + out + " --nproc 2 --no-progress");
     INFO(killed.output);
     REQUIRE(killed.code == 1);
     CHECK_THAT(killed.output, ContainsSubstring("rank 0 failed (exit 137)"));
@@ -311,6 +311,47 @@ TEST_CASE("a 2-rank run killed inside a checkpoint write resumes at world size 1
     const auto [diff, scale] = params_distance(ref, out);
     INFO("max |2 ranks - resumed at 1| = " << diff << " of weights up to " << scale);
     CHECK(diff < 1e-5);
+    CHECK(scale > 0.1);
+    clean(ref);
+    clean(out);
+}
+
+TEST_CASE("Ctrl-C on the launcher stops every rank at one step, rank 0 checkpoints, and the resume is bitwise",
+          "[distributed][cli][resume]") {
+    const std::string cfg = write_file("dp_sigint.toml", tiny_config(300, 100));
+    const std::string ref = dir + "/dp_sigint_ref.h5", out = dir + "/dp_sigint.h5";
+    clean(ref);
+    clean(out);
+    REQUIRE(run("train " + cfg + " -o " + ref + " --nproc 2 --no-progress").code == 0);
+    const pid_t launcher =
+        start({"train", cfg, "-o", out, "--nproc", "2", "--no-progress"}, {}, dir + "/dp_sigint.log");
+    const auto t0 = Clock::now();
+    while (!exists(out + ".ckpt") && Clock::now() - t0 < std::chrono::seconds(120))
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the step-0 checkpoint is written, then steps
+    REQUIRE(kill(launcher, SIGINT) == 0);                         // what a terminal's Ctrl-C sends it
+    int status = 0;
+    REQUIRE(waitpid(launcher, &status, 0) == launcher);
+    const std::string log = slurp(dir + "/dp_sigint.log");
+    INFO(log);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 130);  // stopped, not finished and not failed
+    CHECK_THAT(log, ContainsSubstring("training stopped by SIGINT at step"));
+    CHECK_THAT(log, ContainsSubstring("--nproc 2: the ranks were stopped by SIGINT"));
+    int64_t stopped_at = 0;
+    {
+        const h5::File f = h5::File::open_read(out + ".ckpt");
+        stopped_at = f.root().open_group("train/state").attr_int("step");
+    }
+    INFO("stopped at step " << stopped_at);
+    CHECK(stopped_at > 0);
+    CHECK(stopped_at < 300);
+    const Result resumed = run("train --resume " + out + " --nproc 2 --no-progress");
+    INFO(resumed.output);
+    REQUIRE(resumed.code == 0);
+    // The same world size: the same reductions in the same order, so the weights are equal bit for bit.
+    const auto [diff, scale] = params_distance(ref, out);
+    CHECK(diff == 0.0);
     CHECK(scale > 0.1);
     clean(ref);
     clean(out);
@@ -370,7 +411,8 @@ TEST_CASE("a rank killed mid-run ends the other with an error, and an unreachabl
     clean(out);
 }
 
-TEST_CASE("--nproc and the environment are checked before any rank starts", "[distributed][cli]") {
+TEST_CASE("a launch inside a launched job, a bad RANK and a bad rank count are refused before any rank starts",
+          "[distributed][cli]") {
     const std::string cfg = write_file("dp_check.toml", tiny_config(2, 1));
     const std::string out = dir + "/dp_check.h5";
     clean(out);

@@ -61,7 +61,9 @@ WorldInfo world_from_env() {
 
 #ifdef RMAAT_HAVE_GLOO
 
-bool data_parallel_available() { return true; }
+bool data_parallel_available() {
+    return true;
+}
 
 namespace {
 // c10d's collectives live on ProcessGroup in LibTorch 1.x and on its backends from 2.0.
@@ -71,7 +73,9 @@ using Group = ::c10d::Backend;
 using Group = ::c10d::ProcessGroup;
 #endif
 
-std::string place(const WorldInfo& w) { return fmt::format("data-parallel rank {} of {}", w.rank, w.size); }
+std::string place(const WorldInfo& w) {
+    return fmt::format("data-parallel rank {} of {}", w.rank, w.size);
+}
 
 template <class F>
 auto guarded(const WorldInfo& w, const char* what, F&& f) -> decltype(f()) {
@@ -80,9 +84,10 @@ auto guarded(const WorldInfo& w, const char* what, F&& f) -> decltype(f()) {
     } catch (const RunError&) {
         throw;
     } catch (const std::exception& e) {
-        throw RunError(fmt::format("{}: {} failed: {} (a rank stopped or cannot be reached; resume the run "
-                                   "from its last checkpoint)",
-                                   place(w), what, e.what()));
+        throw RunError(
+            fmt::format("{}: {} failed: {} (a rank stopped or cannot be reached; resume the run "
+                        "from its last checkpoint)",
+                        place(w), what, e.what()));
     }
 }
 }  // namespace
@@ -110,9 +115,10 @@ DataParallel::DataParallel(const WorldInfo& world, double timeout_s) : world_(wo
             try {
                 impl_->store = c10::make_intrusive<::c10d::TCPStore>(world_.master_addr, o);
             } catch (const std::exception& e) {
-                throw RunError(fmt::format("{}: the store at MASTER_ADDR={} MASTER_PORT={} cannot be reached within "
-                                           "{} s: {}",
-                                           place(world_), world_.master_addr, world_.master_port, timeout_s, e.what()));
+                throw RunError(
+                    fmt::format("{}: the store at MASTER_ADDR={} MASTER_PORT={} cannot be reached within "
+                                "{} s: {}",
+                                place(world_), world_.master_addr, world_.master_port, timeout_s, e.what()));
             }
         }
         auto opts = ::c10d::ProcessGroupGloo::Options::create(timeout);
@@ -157,7 +163,8 @@ void DataParallel::broadcast(const std::vector<torch::Tensor>& tensors) {
 void DataParallel::allreduce(std::vector<double>& values, bool max) {
     if (values.empty()) return;
     guarded(world_, "allreduce", [&] {
-        std::vector<at::Tensor> one{torch::from_blob(values.data(), {static_cast<int64_t>(values.size())}, torch::kDouble)};
+        std::vector<at::Tensor> one{
+            torch::from_blob(values.data(), {static_cast<int64_t>(values.size())}, torch::kDouble)};
         ::c10d::AllreduceOptions o;
         o.reduceOp = max ? ::c10d::ReduceOp::MAX : ::c10d::ReduceOp::SUM;
         impl_->control->allreduce(one, o)->wait();  // in place in `values`
@@ -181,7 +188,8 @@ void DataParallel::reduce_gradients(const std::vector<torch::Tensor>& params, do
         std::vector<torch::Tensor> parts;
         for (const size_t i : b.members) {
             const auto& p = params[i];
-            parts.push_back(p.grad().defined() ? p.grad().reshape({-1}) * weight : torch::zeros({p.numel()}, p.options()));
+            parts.push_back(p.grad().defined() ? p.grad().reshape({-1}) * weight
+                                               : torch::zeros({p.numel()}, p.options()));
         }
         b.flat = torch::cat(parts);
         std::vector<at::Tensor> one{b.flat};
@@ -207,7 +215,8 @@ void DataParallel::reduce_gradients(const std::vector<torch::Tensor>& params, do
             launch(cur);
             buckets.push_back(std::move(cur));
         }
-        std::vector<at::Tensor> one{torch::from_blob(small.data(), {static_cast<int64_t>(small.size())}, torch::kDouble)};
+        std::vector<at::Tensor> one{
+            torch::from_blob(small.data(), {static_cast<int64_t>(small.size())}, torch::kDouble)};
         impl_->control->allreduce(one)->wait();  // in place in `small`, while the buckets travel
         for (auto& b : buckets) {
             b.work->wait();
@@ -246,14 +255,17 @@ std::pair<int64_t, int64_t> DataParallel::shard(int64_t B) const {
 
 #ifndef RMAAT_HAVE_GLOO  // no c10d Gloo in this LibTorch
 
-bool data_parallel_available() { return false; }
+bool data_parallel_available() {
+    return false;
+}
 
 struct DataParallel::Impl {};
 
 DataParallel::DataParallel(const WorldInfo& world, double) : world_(world) {
-    throw InputError(fmt::format("WORLD_SIZE {}: this build of rmaat has no torch.distributed (c10d with Gloo); "
-                                 "rebuild against a LibTorch with it (Debian's libtorch-dev and libgloo-dev)",
-                                 world.size));
+    throw InputError(
+        fmt::format("WORLD_SIZE {}: this build of rmaat has no torch.distributed (c10d with Gloo); "
+                    "rebuild against a LibTorch with it (Debian's libtorch-dev and libgloo-dev)",
+                    world.size));
 }
 DataParallel::~DataParallel() = default;
 void DataParallel::attach_device(const torch::Device&) {}

@@ -24,7 +24,8 @@ namespace {
 std::string self_path() {
     char buf[4096];
     const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n <= 0) throw RunError(fmt::format("--nproc: cannot find this program (/proc/self/exe): {}", std::strerror(errno)));
+    if (n <= 0)
+        throw RunError(fmt::format("--nproc: cannot find this program (/proc/self/exe): {}", std::strerror(errno)));
     return std::string(buf, static_cast<size_t>(n));
 }
 
@@ -51,7 +52,7 @@ int launch_local(int nproc, const std::vector<std::string>& rank_args, double gr
             throw RunError(fmt::format("--nproc: fork failed: {}", std::strerror(errno)));
         }
         if (pid == 0) {
-            setpgid(0, 0);                    // Ctrl-C reaches the launcher only; it forwards once
+            setpgid(0, 0);                     // Ctrl-C reaches the launcher only; it forwards once
             prctl(PR_SET_PDEATHSIG, SIGTERM);  // the launcher gone: checkpoint and stop
             if (getppid() != launcher) _exit(1);
             setenv("RANK", std::to_string(r).c_str(), 1);
@@ -84,15 +85,18 @@ int launch_local(int nproc, const std::vector<std::string>& rank_args, double gr
             --running;
             if (codes[i] != 0 && first_failure == 0) {
                 first_failure = codes[i];
-                if (!forwarded)
+                // After a forwarded stop the others are stopping already: a second signal would end
+                // them at once, perhaps inside rank 0's checkpoint write, so only the grace timer runs.
+                if (!forwarded) {
                     log::error("rank {} failed (exit {}); stopping the other ranks", i, codes[i]);
-                for (size_t j = 0; j < pids.size(); ++j)
-                    if (codes[j] < 0) kill(pids[j], SIGTERM);
+                    for (size_t j = 0; j < pids.size(); ++j)
+                        if (codes[j] < 0) kill(pids[j], SIGTERM);
+                }
                 killing = true;
                 kill_at = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(grace_s * 1000));
             }
         }
-        if (const int sig = stop_signal(); sig && sig != forwarded) {  // forwarded once to every rank
+        if (const int sig = stop_signal(); sig && !forwarded) {  // forwarded once to every rank
             forwarded = sig;
             for (size_t j = 0; j < pids.size(); ++j)
                 if (codes[j] < 0) kill(pids[j], sig);

@@ -160,7 +160,7 @@ void write_run_attrs(const h5::Group& root, const Session& s) {
     root.attr("config_source", s.config_source);
     root.attr("config_dir", s.config_dir);
     root.attr("task", s.rc.data.task);
-    root.attr("device", s.device.str());  // where it trained (the config's, or --device's)
+    root.attr("device", s.device.str());                               // where it trained (the config's, or --device's)
     root.attr("world_size", static_cast<std::int64_t>(s.world.size));  // data-parallel ranks of the last (re)start
     root.attr("data_train", s.data_files[0]);
     root.attr("data_val", s.data_files[1]);
@@ -250,7 +250,8 @@ EvalResult evaluate(layers::ModelImpl& model, const tasks::Dataset& data, int64_
             const bool ok = p[i] == y;
             correct += ok;
             r.confusion[static_cast<size_t>(y * C + p[i])] += 1;
-            const auto seg = std::min(n_buckets, static_cast<size_t>(std::max<int64_t>(1, (b->lengths[i] + S - 1) / S)));
+            const auto seg =
+                std::min(n_buckets, static_cast<size_t>(std::max<int64_t>(1, (b->lengths[i] + S - 1) / S)));
             bucket_n[seg - 1] += 1;
             bucket_ok[seg - 1] += ok;
         }
@@ -339,7 +340,8 @@ void load_checkpoint(Session& s, const std::string& ckpt, bool progress) {
         prepare(s, cfg, progress);
         s.state = read_state(root);
         if (s.state.step > s.rc.train.steps)
-            throw h5::Error(fmt::format("{}: step {} beyond the config's {} steps", ckpt, s.state.step, s.rc.train.steps));
+            throw h5::Error(
+                fmt::format("{}: step {} beyond the config's {} steps", ckpt, s.state.step, s.rc.train.steps));
         kernels::set_compute_threads(static_cast<int>(s.state.threads));
         s.model = load_model(f, false);
         s.model->to(s.device);  // before the optimiser's state is made alike the parameters
@@ -383,7 +385,8 @@ void start_fresh(Session& s, const TrainRequest& req, bool progress) {
 // state everywhere (a rank whose files differ is refused, not silently overruled).
 void join_ranks(Session& s, DataParallel& dp) {
     const std::vector<double> mine{static_cast<double>(s.state.step), static_cast<double>(s.params.size()),
-                                   static_cast<double>(s.rc.train.batch_size), static_cast<double>(s.state.position.epoch),
+                                   static_cast<double>(s.rc.train.batch_size),
+                                   static_cast<double>(s.state.position.epoch),
                                    static_cast<double>(s.state.position.batch)};
     std::vector<double> hi = mine, lo = mine;
     for (auto& x : lo) x = -x;
@@ -391,10 +394,11 @@ void join_ranks(Session& s, DataParallel& dp) {
     dp.allreduce(lo, true);
     for (size_t i = 0; i < mine.size(); ++i)
         if (hi[i] != -lo[i])
-            throw RunError(fmt::format("data-parallel rank {}: the ranks disagree on the step, the model, the batch "
-                                       "size or the data position (step {}, {} parameters, batch {}); start every "
-                                       "rank with the same config and files",
-                                       dp.rank(), s.state.step, s.params.size(), s.rc.train.batch_size));
+            throw RunError(
+                fmt::format("data-parallel rank {}: the ranks disagree on the step, the model, the batch "
+                            "size or the data position (step {}, {} parameters, batch {}); start every "
+                            "rank with the same config and files",
+                            dp.rank(), s.state.step, s.params.size(), s.rc.train.batch_size));
     std::vector<torch::Tensor> state = s.params;
     state.insert(state.end(), s.opt->m().begin(), s.opt->m().end());
     state.insert(state.end(), s.opt->v().begin(), s.opt->v().end());
@@ -427,9 +431,10 @@ void check_ranks_agree(const Session& s, DataParallel& dp, const h5::Group* root
     }
     for (const int64_t h : stored)
         if (h != stored.front())
-            throw RunError(fmt::format("data-parallel rank {}: the ranks' weights differ at step {} (hashes {}); "
-                                       "a rank computed something else",
-                                       dp.rank(), s.state.step, fmt::join(stored, ", ")));
+            throw RunError(
+                fmt::format("data-parallel rank {}: the ranks' weights differ at step {} (hashes {}); "
+                            "a rank computed something else",
+                            dp.rank(), s.state.step, fmt::join(stored, ", ")));
 }
 
 }  // namespace
@@ -472,8 +477,9 @@ TrainResult train(const TrainRequest& req) {
         if (lead) dp->barrier();
         dp->attach_device(s.device);
         join_ranks(s, *dp);
-        if (lead) log::info("data parallel: {} ranks, {} rows of each global batch of {} on rank 0", s.world.size,
-                            dp->shard(s.rc.train.batch_size).second, s.rc.train.batch_size);
+        if (lead)
+            log::info("data parallel: {} ranks, {} rows of each global batch of {} on rank 0", s.world.size,
+                      dp->shard(s.rc.train.batch_size).second, s.rc.train.batch_size);
     }
     const TrainConfig& tc = s.rc.train;
     const bool has_val = !s.data.val.examples.empty();

@@ -37,9 +37,9 @@ struct TrainRequest {
     bool force = false;                                  // replace an existing run file
     bool resume = false;                                 // continue from out + ".ckpt"
     bool progress = true;
-    std::string calibration;  // used when [model] names none (the pipeline's calibration stage)
-    std::string device;       // overrides [train] device when not empty (`rmaat train --device`)
-    WorldInfo world;          // data-parallel ranks (trainer/data_parallel.hpp); size 1: one process
+    std::string calibration;      // used when [model] names none (the pipeline's calibration stage)
+    std::string device;           // overrides [train] device when not empty (`rmaat train --device`)
+    WorldInfo world;              // data-parallel ranks (trainer/data_parallel.hpp); size 1: one process
     double dist_timeout_s = 300;  // bound on every collective: a dead rank ends the others after this
 };
 
