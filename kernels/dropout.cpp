@@ -2,6 +2,7 @@
 
 #include "kernels/cuda_dispatch.hpp"
 #include "kernels/philox.hpp"
+#include "kernels/philox_cpu.hpp"
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -22,24 +23,17 @@ using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
 using Stream = DropoutStream;  // kernels/philox.hpp: the one definition the CUDA kernels share
-
-Stream make_stream(const DropoutKey& k, double p) {
-    TORCH_CHECK(p >= 0 && p < 1, "dropout: p must be in [0, 1), got ", p);
-    // exact: p 2^32 scales the exponent only
-    const auto threshold = static_cast<uint64_t>(std::ceil(std::ldexp(p, 32)));
-    return dropout_stream(k.seed, k.step, k.segment, k.layer, k.site, threshold);
-}
+using detail::for_each_chunk;
+using detail::kLanes;
+using detail::make_stream;
 
 Philox4x32 words(const PhiloxWords& p) {
     return {p.w[0], p.w[1], p.w[2], p.w[3]};
 }
 
-// Philox of kLanes consecutive blocks j0 .. j0 + kLanes - 1, the words in element order:
-// w[4 l + r] = stream_block(s, j0 + l).w[r]. On AVX2 four blocks per vector (each 32-bit
-// word in a 64-bit lane, so one _mm256_mul_epu32 gives four full 64-bit products); bitwise the scalar
-// stream_block() of each block (kernels/philox.hpp), which the other CPUs run.
-constexpr int kLanes = 16;
-
+// On AVX2 four blocks per vector (each 32-bit word in a 64-bit lane, so one _mm256_mul_epu32 gives
+// four full 64-bit products); bitwise the scalar stream_block() of each block (kernels/philox.hpp),
+// which the other CPUs run.
 void philox_lanes_scalar(uint64_t j0, const Stream& s, uint32_t* w) {
     for (int l = 0; l < kLanes; ++l) {
         const PhiloxWords r = stream_block(s, j0 + static_cast<uint64_t>(l));
@@ -90,7 +84,18 @@ __attribute__((target("avx2"))) void philox_lanes_avx2(uint64_t j0, const Stream
 }
 #endif
 
-void philox_lanes(uint64_t j0, const Stream& s, uint32_t* w) {
+}  // namespace
+
+namespace detail {
+
+DropoutStream make_stream(const DropoutKey& k, double p) {
+    TORCH_CHECK(p >= 0 && p < 1, "dropout: p must be in [0, 1), got ", p);
+    // exact: p 2^32 scales the exponent only
+    const auto threshold = static_cast<uint64_t>(std::ceil(std::ldexp(p, 32)));
+    return dropout_stream(k.seed, k.step, k.segment, k.layer, k.site, threshold);
+}
+
+void philox_lanes(uint64_t j0, const DropoutStream& s, uint32_t* w) {
 #ifdef RMAAT_PHILOX_AVX2
     static const bool avx2 = __builtin_cpu_supports("avx2");
     if (avx2) return philox_lanes_avx2(j0, s, w);
@@ -98,21 +103,9 @@ void philox_lanes(uint64_t j0, const Stream& s, uint32_t* w) {
     philox_lanes_scalar(j0, s, w);
 }
 
-// f(i0, n, w): the Philox words w[0, n) of elements [i0, i0 + n), every element i < numel once, in
-// chunks of 4 kLanes elements split across threads.
-template <class F>
-void for_each_chunk(const Stream& s, int64_t numel, const F& f) {
-    constexpr int64_t chunk = 4 * kLanes;
-    const int64_t chunks = (numel + chunk - 1) / chunk;
-    at::parallel_for(0, chunks, 256, [&](int64_t c_begin, int64_t c_end) {
-        alignas(64) uint32_t w[chunk];
-        for (int64_t c = c_begin; c < c_end; ++c) {
-            philox_lanes(static_cast<uint64_t>(c) * kLanes, s, w);
-            const int64_t i0 = c * chunk;
-            f(i0, std::min<int64_t>(chunk, numel - i0), w);
-        }
-    });
-}
+}  // namespace detail
+
+namespace {
 
 // y = x keep / (1 - p): one pass on the CPU; elsewhere the CPU mask copied to x's device.
 torch::Tensor apply_mask(const torch::Tensor& x_in, double p, const DropoutKey& key) {

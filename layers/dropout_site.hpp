@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "kernels/dropout.hpp"
+#include "kernels/gelu_dropout.hpp"
 
 namespace rmaat::layers {
 
@@ -50,6 +51,12 @@ public:
         auto k = key();
         k.segment = segment;
         return kernels::keyed_dropout(x, p_, k, training);
+    }
+
+    // gelu(x) through this site in one pass (kernels/gelu_dropout.hpp): the masks of operator() applied
+    // to torch::gelu(x), to float rounding.
+    torch::Tensor gelu(const torch::Tensor& x, bool training) const {
+        return kernels::gelu_dropout(x, p_, key(), training);
     }
 
     kernels::DropoutKey key() const { return {step_->seed, step_->step, step_->segment, layer_, site_}; }

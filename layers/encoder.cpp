@@ -25,7 +25,7 @@ void EncoderLayerImpl::bind_dropout(std::shared_ptr<const DropoutStep> step, int
 
 torch::Tensor EncoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& mask, const torch::Tensor& R_phi) {
     const bool train = is_training();
-    auto ffn = [&](const torch::Tensor& h) { return ff2(drop_hidden(torch::gelu(ff1(h)), train)); };
+    auto ffn = [&](const torch::Tensor& h) { return ff2(drop_hidden.gelu(ff1(h), train)); };
     if (opt_.pre_ln) {
         auto h = x + drop_attention(attention_norm(attention(norm1(x), mask, R_phi)), train);
         return h + drop_ff(ffn(norm2(h)), train);

@@ -10,6 +10,7 @@
 
 #include "core/macro_parameters.hpp"
 #include "kernels/dropout.hpp"
+#include "kernels/gelu_dropout.hpp"
 #include "layers/model.hpp"
 #include "tests/catch.hpp"
 #include "trainer/backprop.hpp"
@@ -143,6 +144,52 @@ TEST_CASE("keyed dropout's backward regenerates the mask", "[kernels]") {
     const auto w = torch::randn_like(grad);
     (grad * w).sum().backward();
     CHECK(max_abs_diff(gg.grad(), w * mask / (1 - p)) < 1e-15);
+}
+
+TEST_CASE("gelu + dropout in one pass equals the two ops composed, forward and backward", "[kernels]") {
+    using rmaat::kernels::gelu_dropout;
+    const DropoutKey key{4, 7, 2, 1, 2};
+    // 64-element chunks and an 8-wide vector body: sizes with tails of every length.
+    for (const int64_t n : {1, 7, 8, 63, 64, 65, 1000, 4099}) {
+        INFO("n = " << n);
+        for (const double p : {0.1, 0.5}) {
+            for (const auto dtype : {torch::kFloat64, torch::kFloat32}) {
+                const double tol = dtype == torch::kFloat64 ? 1e-14 : 3e-6;
+                const auto x0 = (3 * torch::randn({n}, torch::kFloat64)).to(dtype);
+                const auto g = torch::randn({n}, torch::kFloat64).to(dtype);
+                const auto x1 = x0.clone().requires_grad_(true), x2 = x0.clone().requires_grad_(true);
+                const auto fused = gelu_dropout(x1, p, key);
+                const auto composed = keyed_dropout(torch::gelu(x2), p, key);
+                CHECK(max_abs_diff(fused.to(torch::kFloat64), composed.to(torch::kFloat64)) < tol);
+                // the key's dropped elements are exact zeros (x * 0)
+                const auto dropped = dropout_mask(key, n, p).logical_not();
+                CHECK(fused.detach().masked_select(dropped).eq(0).all().item<bool>());
+                fused.backward(g);
+                composed.backward(g);
+                CHECK(max_abs_diff(x1.grad().to(torch::kFloat64), x2.grad().to(torch::kFloat64)) < tol);
+            }
+        }
+    }
+    // The fused backward against the formula, and twice differentiable (the composition under a graph).
+    const auto x = torch::randn({5, 9}, torch::kFloat64).requires_grad_(true);
+    const auto gg = torch::randn({5, 9}, torch::kFloat64).requires_grad_(true);
+    const auto y = gelu_dropout(x, 0.3, key);
+    const auto dx = torch::autograd::grad({y}, {x}, {gg}, true, true)[0];
+    const auto mask = dropout_mask(key, x.numel(), 0.3).view({5, 9}).to(torch::kFloat64) / 0.7;
+    const auto xd = x.detach();
+    const auto slope =
+        0.5 * (1 + torch::erf(xd / std::sqrt(2.0))) + xd * torch::exp(-0.5 * xd * xd) / std::sqrt(2 * M_PI);
+    CHECK(max_abs_diff(dx.detach(), gg.detach() * mask * slope) < 1e-14);
+    const auto w = torch::randn_like(dx);
+    (dx * w).sum().backward();
+    CHECK(max_abs_diff(gg.grad(), w * mask * slope) < 1e-14);
+    // p = 0 or eval: plain GELU; non-finite inputs stay visible where kept
+    const auto z = torch::randn({100}, torch::kFloat32);
+    CHECK(torch::equal(gelu_dropout(z, 0.0, key), torch::gelu(z)));
+    CHECK(torch::equal(gelu_dropout(z, 0.4, key, false), torch::gelu(z)));
+    auto nan_in = torch::full({64}, std::nan(""), torch::kFloat32);
+    CHECK(gelu_dropout(nan_in, 0.4, key).isnan().all().item<bool>());
+    CHECK_THROWS(gelu_dropout(z, 1.0, key));
 }
 
 TEST_CASE("keyed dropout on another device draws the CPU mask", "[kernels]") {

@@ -1,0 +1,173 @@
+#include "kernels/gelu_dropout.hpp"
+
+#include <ATen/Dispatch.h>
+
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#include "kernels/philox_cpu.hpp"
+
+// glibc >= 2.35's libmvec has 8-wide AVX2 erff and expf (the variants GCC's vectorizer calls).
+#if defined(RMAAT_HAVE_MVEC) && defined(__x86_64__) && defined(__GLIBC__) && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35)) && (defined(__GNUC__) || defined(__clang__))
+#define RMAAT_GELU_MVEC 1
+#include <immintrin.h>
+extern "C" __attribute__((target("avx2"))) __m256 _ZGVdN8v_erff(__m256);
+extern "C" __attribute__((target("avx2"))) __m256 _ZGVdN8v_expf(__m256);
+#endif
+
+namespace rmaat::kernels {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+constexpr double kRsqrt2 = 0.70710678118654752440;    // 1 / sqrt(2)
+constexpr double kRsqrt2Pi = 0.39894228040143267794;  // 1 / sqrt(2 pi)
+
+template <class T>
+T gelu_of(T x) {
+    return T(0.5) * x * (T(1) + std::erf(x * T(kRsqrt2)));
+}
+template <class T>
+T gelu_slope(T x) {
+    return T(0.5) * (T(1) + std::erf(x * T(kRsqrt2))) + x * std::exp(T(-0.5) * x * x) * T(kRsqrt2Pi);
+}
+
+#ifdef RMAAT_GELU_MVEC
+// keep (all bits) where w >= thr, unsigned: max(w, thr) == w.
+__attribute__((target("avx2"))) inline __m256 keep_mask(const uint32_t* w, __m256i thr) {
+    const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_max_epu32(wv, thr), wv));
+}
+
+// y[0, n) for n a multiple of 8: gelu(x) (keep ? kept : 0).
+__attribute__((target("avx2"))) void forward_avx2(const float* x, const uint32_t* w, int64_t n, uint32_t thr,
+                                                  float kept, float* y) {
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    const __m256 rs2 = _mm256_set1_ps(static_cast<float>(kRsqrt2)), k = _mm256_set1_ps(kept);
+    const __m256i t = _mm256_set1_epi32(static_cast<int>(thr));
+    for (int64_t e = 0; e < n; e += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + e);
+        const __m256 g =
+            _mm256_mul_ps(_mm256_mul_ps(half, xv), _mm256_add_ps(one, _ZGVdN8v_erff(_mm256_mul_ps(xv, rs2))));
+        _mm256_storeu_ps(y + e, _mm256_mul_ps(g, _mm256_and_ps(keep_mask(w + e, t), k)));
+    }
+}
+
+// dx[0, n) for n a multiple of 8: dy (keep ? kept : 0) gelu'(x).
+__attribute__((target("avx2"))) void backward_avx2(const float* dy, const float* x, const uint32_t* w, int64_t n,
+                                                   uint32_t thr, float kept, float* dx) {
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), mhalf = _mm256_set1_ps(-0.5f);
+    const __m256 rs2 = _mm256_set1_ps(static_cast<float>(kRsqrt2));
+    const __m256 rs2pi = _mm256_set1_ps(static_cast<float>(kRsqrt2Pi)), k = _mm256_set1_ps(kept);
+    const __m256i t = _mm256_set1_epi32(static_cast<int>(thr));
+    for (int64_t e = 0; e < n; e += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + e);
+        const __m256 cdf = _mm256_mul_ps(half, _mm256_add_ps(one, _ZGVdN8v_erff(_mm256_mul_ps(xv, rs2))));
+        const __m256 pdf = _mm256_mul_ps(_ZGVdN8v_expf(_mm256_mul_ps(mhalf, _mm256_mul_ps(xv, xv))), rs2pi);
+        const __m256 slope = _mm256_add_ps(cdf, _mm256_mul_ps(xv, pdf));
+        const __m256 m = _mm256_mul_ps(_mm256_loadu_ps(dy + e), _mm256_and_ps(keep_mask(w + e, t), k));
+        _mm256_storeu_ps(dx + e, _mm256_mul_ps(m, slope));
+    }
+}
+
+bool have_avx2() {
+    static const bool yes = __builtin_cpu_supports("avx2");
+    return yes;
+}
+#endif
+
+// Elements [0, n) of one chunk: out = gelu(x) m, or dy m gelu'(x) when dy is given; m = keep ? kept : 0.
+template <class scalar_t>
+void chunk(const scalar_t* x, const scalar_t* dy, const uint32_t* w, int64_t n, uint32_t thr, double kept_d,
+           scalar_t* out) {
+    using acc_t = std::conditional_t<std::is_same_v<scalar_t, double>, double, float>;
+    const auto kept = static_cast<acc_t>(kept_d);
+    int64_t e = 0;
+#ifdef RMAAT_GELU_MVEC
+    if constexpr (std::is_same_v<scalar_t, float>) {
+        if (have_avx2()) {
+            e = n & ~int64_t{7};
+            if (dy)
+                backward_avx2(dy, x, w, e, thr, kept, out);
+            else
+                forward_avx2(x, w, e, thr, kept, out);
+        }
+    }
+#endif
+    for (; e < n; ++e) {
+        const auto xv = static_cast<acc_t>(x[e]);
+        const acc_t m = w[e] >= thr ? kept : acc_t(0);
+        out[e] = static_cast<scalar_t>(dy ? static_cast<acc_t>(dy[e]) * m * gelu_slope(xv) : gelu_of(xv) * m);
+    }
+}
+
+// One pass over x (and dy for the backward) in the dropout stream's chunks. Backward when dy is defined.
+torch::Tensor run(const torch::Tensor& x, const torch::Tensor& dy, const DropoutKey& key, double p) {
+    const DropoutStream s = detail::make_stream(key, p);
+    const bool backward = dy.defined();
+    auto out = torch::empty_like(x, torch::MemoryFormat::Contiguous);
+    // A threshold of 2^32 (p within 2^-32 of 1) keeps nothing; x * 0 keeps a non-finite input visible.
+    const bool none = s.threshold > 0xFFFFFFFFu;
+    const auto thr = static_cast<uint32_t>(none ? 0 : s.threshold);
+    const double kept = none ? 0.0 : 1.0 / (1.0 - p);
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, x.scalar_type(), "gelu_dropout", [&] {
+        const scalar_t* xp = x.data_ptr<scalar_t>();
+        const scalar_t* dyp = backward ? dy.data_ptr<scalar_t>() : nullptr;
+        scalar_t* op = out.data_ptr<scalar_t>();
+        detail::for_each_chunk(s, x.numel(), [&](int64_t i0, int64_t n, const uint32_t* w) {
+            chunk<scalar_t>(xp + i0, dyp ? dyp + i0 : nullptr, w, n, thr, kept, op + i0);
+        });
+    });
+    return out;
+}
+
+struct GeluDropoutFunction : public torch::autograd::Function<GeluDropoutFunction> {
+    static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x_in, double p, int64_t seed, int64_t step,
+                                 int64_t segment, int64_t layer, int64_t site) {
+        const auto x = x_in.contiguous();
+        ctx->save_for_backward({x});
+        ctx->saved_data["p"] = p;
+        ctx->saved_data["seed"] = seed;
+        ctx->saved_data["step"] = step;
+        ctx->saved_data["segment"] = segment;
+        ctx->saved_data["layer"] = layer;
+        ctx->saved_data["site"] = site;
+        return run(
+            x, {},
+            {static_cast<uint64_t>(seed), step, segment, static_cast<int32_t>(layer), static_cast<int32_t>(site)}, p);
+    }
+
+    static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+        if (!grads[0].defined()) return {{}, {}, {}, {}, {}, {}, {}};
+        const auto x = ctx->get_saved_variables()[0];
+        const double p = ctx->saved_data["p"].toDouble();
+        const DropoutKey key{static_cast<uint64_t>(ctx->saved_data["seed"].toInt()), ctx->saved_data["step"].toInt(),
+                             ctx->saved_data["segment"].toInt(), static_cast<int32_t>(ctx->saved_data["layer"].toInt()),
+                             static_cast<int32_t>(ctx->saved_data["site"].toInt())};
+        torch::Tensor gx;
+        if (torch::GradMode::is_enabled()) {  // a graph of the backward is wanted: the differentiable composition
+            const auto slope = 0.5 * (1 + torch::erf(x * kRsqrt2)) + x * torch::exp(-0.5 * x * x) * kRsqrt2Pi;
+            gx = keyed_dropout(grads[0], p, key) * slope;
+        } else {
+            gx = run(x, grads[0].contiguous(), key, p);
+        }
+        return {gx, {}, {}, {}, {}, {}, {}};
+    }
+};
+
+}  // namespace
+
+torch::Tensor gelu_dropout(const torch::Tensor& x, double p, const DropoutKey& key, bool training) {
+    TORCH_CHECK(p >= 0 && p < 1, "dropout: p must be in [0, 1), got ", p);
+    if (!training || p == 0) return torch::gelu(x);
+    TORCH_CHECK(x.is_floating_point(), "gelu_dropout: x must be a floating-point tensor, got ", x.scalar_type());
+    if (!x.device().is_cpu()) return keyed_dropout(torch::gelu(x), p, key);  // the two kernels of that device
+    return GeluDropoutFunction::apply(x, p, static_cast<int64_t>(key.seed), key.step, key.segment, int64_t{key.layer},
+                                      int64_t{key.site});
+}
+
+}  // namespace rmaat::kernels

@@ -1,0 +1,39 @@
+#pragma once
+// The keyed dropout stream on the CPU (docs/design.md section 5.4), shared by the kernels that draw
+// masks (kernels/dropout.cpp, kernels/gelu_dropout.cpp): the Philox words of consecutive elements,
+// element i's word being w_i of kernels/dropout.hpp, in chunks split across torch's threads.
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/dropout.hpp"
+#include "kernels/philox.hpp"
+
+namespace rmaat::kernels::detail {
+
+// The stream of `k` with keep threshold ceil(p 2^32) (TORCH_CHECK p in [0, 1)).
+DropoutStream make_stream(const DropoutKey& k, double p);
+
+// Philox of kLanes consecutive blocks j0 .. j0 + kLanes - 1, the words in element order:
+// w[4 l + r] = stream_block(s, j0 + l).w[r] (AVX2 where the CPU has it, bitwise the scalar).
+constexpr int kLanes = 16;
+void philox_lanes(uint64_t j0, const DropoutStream& s, uint32_t* w);
+
+// f(i0, n, w): the words w[0, n) of elements [i0, i0 + n), every element i < numel once, in chunks
+// of 4 kLanes (64) elements split across threads (a chunk never straddles two threads).
+template <class F>
+void for_each_chunk(const DropoutStream& s, int64_t numel, const F& f) {
+    constexpr int64_t chunk = 4 * kLanes;
+    const int64_t chunks = (numel + chunk - 1) / chunk;
+    at::parallel_for(0, chunks, 256, [&](int64_t c_begin, int64_t c_end) {
+        alignas(64) uint32_t w[chunk];
+        for (int64_t c = c_begin; c < c_end; ++c) {
+            philox_lanes(static_cast<uint64_t>(c) * kLanes, s, w);
+            const int64_t i0 = c * chunk;
+            f(i0, std::min<int64_t>(chunk, numel - i0), w);
+        }
+    });
+}
+
+}  // namespace rmaat::kernels::detail
