@@ -283,6 +283,37 @@ TEST_CASE("two Gloo ranks train like one process on the same global batch (every
     }
 }
 
+TEST_CASE("two ranks started the way torchrun starts them (TCPStore on MASTER_ADDR:MASTER_PORT) train to the end",
+          "[distributed][cli]") {
+    const std::string cfg = write_file("dp_tcp.toml", tiny_config(8, 4));
+    const std::string out = dir + "/dp_tcp.h5";
+    clean(out);
+    const std::string port = std::to_string(free_port());
+    const std::vector<std::string> args{"train", cfg, "-o", out, "--no-progress", "--timeout", "60"};
+    auto env = [&](int rank) {
+        return std::vector<std::string>{"RANK=" + std::to_string(rank), "WORLD_SIZE=2",
+                                        "LOCAL_RANK=" + std::to_string(rank), "MASTER_ADDR=127.0.0.1",
+                                        "MASTER_PORT=" + port};
+    };
+    const pid_t r1 = start(args, env(1), dir + "/dp_tcp_1.log");  // a worker may come first
+    const pid_t r0 = start(args, env(0), dir + "/dp_tcp_0.log");
+    int s0 = 0, s1 = 0;
+    REQUIRE(waitpid(r0, &s0, 0) == r0);
+    REQUIRE(waitpid(r1, &s1, 0) == r1);
+    INFO(slurp(dir + "/dp_tcp_0.log"));
+    INFO(slurp(dir + "/dp_tcp_1.log"));
+    CHECK((WIFEXITED(s0) && WEXITSTATUS(s0) == 0));
+    CHECK((WIFEXITED(s1) && WEXITSTATUS(s1) == 0));
+    const auto hashes = column(out, "train/rank_weight_hash");
+    REQUIRE(hashes.size() == 2);
+    CHECK(hashes[0] == hashes[1]);
+    CHECK(column(out, "train/metrics/step").size() == 8);
+    // Rank 1 wrote nothing and printed no result of its own.
+    CHECK(slurp(dir + "/dp_tcp_1.log").find("test accuracy") == std::string::npos);
+    CHECK(slurp(dir + "/dp_tcp_0.log").find("test accuracy") != std::string::npos);
+    clean(out);
+}
+
 TEST_CASE("a 2-rank run killed inside a checkpoint write resumes at world size 1 and ends where 2 ranks end",
           "[distributed][cli][resume]") {
     const std::string cfg = write_file("dp_resume.toml", tiny_config(12, 4));  // checkpoints at 0 4 8 12
