@@ -1,6 +1,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -93,7 +94,15 @@ void add_pipeline(CLI::App& app) {
     cmd->add_option("-o,--output", o->out, "Output directory (created if missing)")->capture_default_str();
     cmd->add_flag("-f,--force", o->force, "Overwrite existing outputs in the directory (sim.h5, calib.h5, train.h5)");
     add_allow_large(cmd, o->allow_large);
-    cmd->callback([o] { run_pipeline(*o); });
+    cmd->callback([o] {
+        // Every rank would run every stage into the same files: data parallel is `rmaat train`'s.
+        if (const char* w = std::getenv("WORLD_SIZE"); w && std::string(w) != "1" && std::string(w) != "")
+            throw InputError(
+                fmt::format("rmaat pipeline runs as one process (WORLD_SIZE={} is set); run its "
+                            "stages alone and train on several ranks with `rmaat train`",
+                            w));
+        run_pipeline(*o);
+    });
 }
 
 }  // namespace rmaat::cli

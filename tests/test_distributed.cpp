@@ -442,7 +442,7 @@ TEST_CASE("a rank killed mid-run ends the other with an error, and an unreachabl
     clean(out);
 }
 
-TEST_CASE("a launch inside a launched job, a bad RANK and a bad rank count are refused before any rank starts",
+TEST_CASE("a launch inside a launched job, a bad RANK, a bad rank count and a ranked pipeline are refused",
           "[distributed][cli]") {
     const std::string cfg = write_file("dp_check.toml", tiny_config(2, 1));
     const std::string out = dir + "/dp_check.h5";
@@ -454,6 +454,9 @@ TEST_CASE("a launch inside a launched job, a bad RANK and a bad rank count are r
     r = shell("WORLD_SIZE=2 RANK=5 " + std::string(RMAAT_CLI) + " train " + cfg + " -o " + out + " --no-progress");
     CHECK(r.code == 2);
     CHECK_THAT(r.output, ContainsSubstring("RANK 5 is not below WORLD_SIZE 2"));
+    r = shell("WORLD_SIZE=2 RANK=0 " + std::string(RMAAT_CLI) + " pipeline " + cfg + " -o " + dir + "/dp_pipe");
+    CHECK(r.code == 2);
+    CHECK_THAT(r.output, ContainsSubstring("rmaat pipeline runs as one process (WORLD_SIZE=2 is set)"));
     r = run("train " + cfg + " -o " + out + " --nproc 0");
     CHECK(r.code == 2);
     CHECK_THAT(r.output, ContainsSubstring("--nproc"));
