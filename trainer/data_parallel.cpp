@@ -247,6 +247,33 @@ void DataParallel::barrier() {
     });
 }
 
+std::vector<std::string> DataParallel::share_from_rank0(const std::vector<std::string>& values) {
+    const std::string key = fmt::format("rmaat/shared/{}", shared_++);
+    return guarded(world_, "sharing rank 0's file names", [&] {
+        if (world_.rank == 0) {
+            std::vector<uint8_t> bytes;
+            for (const auto& v : values) {
+                bytes.insert(bytes.end(), v.begin(), v.end());
+                bytes.push_back(0);
+            }
+            impl_->store->set(key, bytes);
+            return values;
+        }
+        const std::vector<uint8_t> bytes = impl_->store->get(key);
+        std::vector<std::string> out;
+        std::string cur;
+        for (const uint8_t b : bytes) {
+            if (b == 0) {
+                out.push_back(cur);
+                cur.clear();
+            } else {
+                cur.push_back(static_cast<char>(b));
+            }
+        }
+        return out;
+    });
+}
+
 #endif
 
 std::pair<int64_t, int64_t> DataParallel::shard(int64_t B) const {
@@ -273,6 +300,9 @@ void DataParallel::broadcast(const std::vector<torch::Tensor>&) {}
 void DataParallel::allreduce(std::vector<double>&, bool) {}
 void DataParallel::reduce_gradients(const std::vector<torch::Tensor>&, double, std::vector<double>&) {}
 void DataParallel::barrier() {}
+std::vector<std::string> DataParallel::share_from_rank0(const std::vector<std::string>& values) {
+    return values;
+}
 
 #endif
 

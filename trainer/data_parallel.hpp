@@ -72,11 +72,14 @@ public:
     // rank's weight is `weight` (B_r / B). `extra` is summed in the same exchange (loss, counts).
     void reduce_gradients(const std::vector<torch::Tensor>& params, double weight, std::vector<double>& extra);
     void barrier();
+    // Rank 0's strings on every rank (through the store; others wait up to the timeout): file names.
+    std::vector<std::string> share_from_rank0(const std::vector<std::string>& values);
 
 private:
     struct Impl;
     WorldInfo world_;
     int64_t timeout_ms_ = 0;
+    int64_t shared_ = 0;  // share_from_rank0 calls so far (each its own store key)
     std::unique_ptr<Impl> impl_;
 };
 

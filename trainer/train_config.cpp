@@ -85,24 +85,30 @@ RunConfig read_run_config(const Config& cfg, const std::string& config_dir) {
     return r;
 }
 
-RunData load_run_data(const DataConfig& d, const std::string& run_path, bool progress) {
+std::vector<std::string> generate_run_data(const DataConfig& d, const std::string& run_path, bool progress) {
+    tasks::GenerateOptions g;
+    g.out_dir = run_path + ".data";
+    g.n_train = d.n_train;
+    g.n_val = d.n_val;
+    g.n_test = d.n_test;
+    g.seed = d.seed;
+    g.variant = d.variant;
+    g.force = true;  // the same seed and counts write the same files (a resume regenerates them)
+    g.progress = progress;
+    const tasks::GenerateResult gr = tasks::generate_task(d.task, g);
+    log::info("generated {} data into {}", d.task, g.out_dir);
+    return gr.files;
+}
+
+RunData load_run_data(const DataConfig& d, const std::string& run_path, bool progress,
+                      const std::vector<std::string>* generated) {
     RunData r;
     std::string train = d.train, val = d.val, test = d.test;
     if (d.generate) {
-        tasks::GenerateOptions g;
-        g.out_dir = run_path + ".data";
-        g.n_train = d.n_train;
-        g.n_val = d.n_val;
-        g.n_test = d.n_test;
-        g.seed = d.seed;
-        g.variant = d.variant;
-        g.force = true;  // the same seed and counts write the same files (a resume regenerates them)
-        g.progress = progress;
-        const tasks::GenerateResult gr = tasks::generate_task(d.task, g);
-        train = gr.files.size() > 0 ? gr.files[0] : "";
-        val = gr.files.size() > 1 ? gr.files[1] : "";
-        test = gr.files.size() > 2 ? gr.files[2] : "";
-        log::info("generated {} data into {}", d.task, g.out_dir);
+        const std::vector<std::string> files = generated ? *generated : generate_run_data(d, run_path, progress);
+        train = files.size() > 0 ? files[0] : "";
+        val = files.size() > 1 ? files[1] : "";
+        test = files.size() > 2 ? files[2] : "";
     }
     r.train = tasks::read_task(d.task, train);
     if (!val.empty()) r.val = tasks::read_task(d.task, val);

@@ -30,6 +30,7 @@
 // agree. max_len defaults to the longest document of the splits; a stated one must cover them.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/config.hpp"
 #include "layers/model_config.hpp"
@@ -79,8 +80,12 @@ struct RunData {
     tasks::Dataset train, val, test;  // val/test empty (no examples) when not given
 };
 // Reads the splits, or generates them into `<run_path>.data/` first (deterministic: a resume gets
-// the same data).
-RunData load_run_data(const DataConfig& d, const std::string& run_path, bool progress);
+// the same data). `generated`: the files generate_run_data() wrote (another process, e.g. data-parallel
+// rank 0), read instead of generating again.
+RunData load_run_data(const DataConfig& d, const std::string& run_path, bool progress,
+                      const std::vector<std::string>* generated = nullptr);
+// Generates the splits of a `generate = true` config into `<run_path>.data/`; their paths, in split order.
+std::vector<std::string> generate_run_data(const DataConfig& d, const std::string& run_path, bool progress);
 // Fills vocab_size, n_classes and (when not stated) max_len from the data; ConfigError naming
 // [model]'s key when a stated value disagrees with the data.
 void fit_model_to_data(const Config& cfg, layers::ModelConfig& model, const RunData& data);

@@ -180,7 +180,14 @@ void prepare(Session& s, const Config& cfg, bool progress) {
     s.device = training_device(s.rc.train.device);
     if (s.device.is_cuda() && !s.device.has_index() && s.world.distributed())  // one GPU per rank of a node
         s.device = training_device(fmt::format("cuda:{}", s.world.local_rank));
-    s.data = load_run_data(s.rc.data, s.out, progress);
+    if (s.dp && s.rc.data.generate) {  // rank 0 generates the splits, every rank reads them
+        std::vector<std::string> files;
+        if (s.dp->rank() == 0) files = generate_run_data(s.rc.data, s.out, progress);
+        files = s.dp->share_from_rank0(files);
+        s.data = load_run_data(s.rc.data, s.out, progress, &files);
+    } else {
+        s.data = load_run_data(s.rc.data, s.out, progress);
+    }
     fit_model_to_data(cfg, s.rc.model, s.data);
     s.resolved_config = cfg.resolved_text();
     if (s.rc.data.generate) {  // the generated files, as read
@@ -451,7 +458,6 @@ TrainResult train(const TrainRequest& req) {
     if (s.world.distributed()) {
         dp = std::make_unique<DataParallel>(s.world, req.dist_timeout_s);
         s.dp = dp.get();
-        if (!lead) dp->barrier();  // rank 0 first: it generates the data splits the others then read
     }
     bool resumed = false;
     if (req.resume) {
@@ -474,7 +480,6 @@ TrainResult train(const TrainRequest& req) {
         start_fresh(s, req, progress);
     }
     if (dp) {
-        if (lead) dp->barrier();
         dp->attach_device(s.device);
         join_ranks(s, *dp);
         if (lead)
