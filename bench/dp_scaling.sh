@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Data-parallel step time and scaling (docs/design.md 6.5): the same model, data and global batch
 # trained by one process and by `rmaat train --nproc 2`, side by side, ROUNDS times interleaved.
-#   bash bench/dp_scaling.sh [RMAAT] [ROUNDS] [STEPS]
+#   bash bench/dp_scaling.sh [RMAAT] [ROUNDS] [STEPS] [BACKPROP]   (BACKPROP: amrb (default) or bptt; under
+#   bptt the gradient buckets go out during the backward)
 # Prints a Markdown table: mean step time (rank 0's training-loop wall time / steps, the median over
 # rounds) and tokens/s (median of steps 6..STEPS of /train/metrics, then over rounds) per variant, the
 # speedup over one process on one thread at the same global batch, and the scaling efficiency
@@ -10,6 +11,7 @@ set -euo pipefail
 RMAAT=${1:-build/rmaat}
 ROUNDS=${2:-3}
 STEPS=${3:-40}
+BACKPROP=${4:-amrb}
 RMAAT=$(realpath "$RMAAT")
 work=$(mktemp -d /tmp/rmaat-dp-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -34,7 +36,7 @@ eval_every = 0
 checkpoint_every = $STEPS
 threads = $1
 seed = 1
-backprop = "amrb"
+backprop = "$BACKPROP"
 
 [data]
 task = "listops-mini"

@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include <torch/torch.h>
+
 #include "core/error.hpp"
 #include "core/h5_store.hpp"
 #include "tasks/batch.hpp"
@@ -223,6 +225,41 @@ TEST_CASE("a rank's rows of a batch keep the global batch's padding", "[distribu
     CHECK(s.B == 0);
     CHECK(s.tokens.empty());
     CHECK_THROWS_WITH(tasks::slice_batch(b, 2, 4, s), ContainsSubstring("batch slice [2, 4) of a batch of 3 rows"));
+}
+
+TEST_CASE("gradient buckets go out during a one-call backward, in order, and come back weighted", "[distributed]") {
+    REQUIRE(trainer::data_parallel_available());
+    mkdir(dir.c_str(), 0755);
+    trainer::WorldInfo w;  // a group of one: the collectives run, and the sum is this rank's own
+    w.store_file = dir + "/buckets.store";
+    std::remove(w.store_file.c_str());
+    trainer::DataParallel dp(w, 30, /*bucket_bytes=*/4000);  // 1000 floats: one parameter per bucket
+    std::vector<torch::Tensor> params;
+    for (int i = 0; i < 5; ++i) params.push_back(torch::randn({1000}).requires_grad_(true));
+    params.push_back(torch::randn({10}).requires_grad_(true));  // never used: no gradient anywhere
+    const auto x = torch::randn({1000});
+    // The first overlapped step learns the order the backward finishes parameters in (the unused one,
+    // last in the list and so first in reverse order, holds every bucket back); then they overlap.
+    const std::vector<std::pair<bool, int64_t>> steps{{true, 0}, {true, 5}, {false, 0}, {true, 5}};
+    for (const auto& [overlap, overlapped] : steps) {
+        INFO("overlap " << overlap);
+        for (auto& p : params) p.mutable_grad() = torch::Tensor();
+        dp.begin_backward(params, 0.5, overlap);
+        auto h = x;
+        for (int i = 0; i < 5; ++i) h = torch::tanh(h * params[static_cast<size_t>(i)]);
+        h.sum().backward();
+        std::vector<torch::Tensor> want;
+        for (int i = 0; i < 5; ++i) want.push_back(params[static_cast<size_t>(i)].grad().clone());
+        std::vector<double> extra{1.5};
+        dp.reduce_gradients(params, 0.5, extra);
+        CHECK(dp.buckets() == 6);
+        // every used parameter's bucket went out from its hook; the unused one's at the end
+        CHECK(dp.buckets_overlapped() == overlapped);
+        for (int i = 0; i < 5; ++i) CHECK(torch::allclose(params[static_cast<size_t>(i)].grad(), 0.5 * want[i]));
+        CHECK(!params[5].grad().defined());
+        CHECK(extra[0] == 1.5);
+    }
+    std::remove(w.store_file.c_str());
 }
 
 TEST_CASE("two Gloo ranks train like one process on the same global batch (every model kind, BPTT and AMRB)",

@@ -50,7 +50,7 @@ public:
 
     // Joins the process group (every rank must call it; Gloo); RunError when the store or a peer cannot
     // be reached within timeout_s, the bound on every later collective too.
-    DataParallel(const WorldInfo& world, double timeout_s);
+    DataParallel(const WorldInfo& world, double timeout_s, int64_t bucket_bytes = kBucketBytes);
     // Where the weights and gradients live: CUDA tensors get an NCCL group when this LibTorch has one
     // (else Gloo stages them through the host).
     void attach_device(const torch::Device& device);
@@ -68,19 +68,31 @@ public:
     void broadcast(const std::vector<torch::Tensor>& tensors);
     // Element-wise sum (or max) over ranks, in place: counts, flags, small vectors of double.
     void allreduce(std::vector<double>& values, bool max = false);
+    // Before the step's backward. overlap: the backward is one call (BPTT), so a parameter's gradient is
+    // final when its accumulation runs, and each bucket goes out as soon as its gradients are (AMRB's
+    // replay accumulates over several calls: no overlap, everything goes in reduce_gradients).
+    void begin_backward(const std::vector<torch::Tensor>& params, double weight, bool overlap);
     // After the step's backward: every parameter's .grad becomes sum_r weight_r grad_r, where this
     // rank's weight is `weight` (B_r / B). `extra` is summed in the same exchange (loss, counts).
     void reduce_gradients(const std::vector<torch::Tensor>& params, double weight, std::vector<double>& extra);
+    // Buckets of the last step that went out during the backward (overlapped), and all of them.
+    int64_t buckets_overlapped() const;
+    int64_t buckets() const;
     void barrier();
     // Rank 0's strings on every rank (through the store; others wait up to the timeout): file names.
     std::vector<std::string> share_from_rank0(const std::vector<std::string>& values);
 
+    struct Buckets;  // the gradient buckets and their hooks (data_parallel.cpp)
+
 private:
     struct Impl;
+    Buckets& buckets_for(const std::vector<torch::Tensor>& params);
+    void reorder_buckets(Buckets& b);
     WorldInfo world_;
-    int64_t timeout_ms_ = 0;
+    int64_t timeout_ms_ = 0, bucket_bytes_ = kBucketBytes;
     int64_t shared_ = 0;  // share_from_rank0 calls so far (each its own store key)
     std::unique_ptr<Impl> impl_;
+    std::unique_ptr<Buckets> buckets_;  // destroyed first: its hooks point into it
 };
 
 }  // namespace rmaat::trainer

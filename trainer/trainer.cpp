@@ -527,7 +527,10 @@ TrainResult train(const TrainRequest& req) {
     const double elapsed0 = s.state.elapsed_s;
     const int64_t first_step = s.state.step;
     tasks::Batch batch, shard;
-    int agreed_signal = 0;  // data parallel: the stop every rank saw at the last step boundary
+    // Data parallel: stop requests travel with each step's gradient exchange (no collective of their own),
+    // so all ranks stop after the same step; a spent time budget is acted on one step later.
+    int agreed_signal = 0;
+    bool agreed_out_of_time = false, out_of_time_here = false;
     auto stop_here = [&](int sig) {
         if (lead) {
             write_checkpoint(s);
@@ -556,19 +559,28 @@ TrainResult train(const TrainRequest& req) {
         int64_t tokens = 0;
         for (auto l : mine->lengths) tokens += l;
         for (auto l : mine->lengths2) tokens += l;
+        const double share = dp ? static_cast<double>(mine->B) / static_cast<double>(batch.B) : 1.0;
+        if (dp) dp->begin_backward(s.params, share, tc.backprop == Backprop::bptt);
         if (mine->B > 0) {
             const BatchTensors bt = to_tensors(*mine, s.device);
             const BackpropResult res = backprop(*s.model, bt, tc.backprop, StepKey{dropout_seed, step});
             loss = res.loss.item<double>();
             acc = res.logits.argmax(1).eq(bt.labels).to(torch::kDouble).mean().item<double>();
         }
-        if (dp) {  // the one exchange of the step: gradients, then loss, correct answers and tokens
-            const double share = static_cast<double>(mine->B) / static_cast<double>(batch.B);
-            std::vector<double> sums{loss * share, acc * share, static_cast<double>(tokens)};
+        if (dp) {  // the one exchange of the step: gradients; loss, correct answers, tokens; stop requests
+            const int sig = stop_signal();
+            std::vector<double> sums{loss * share,
+                                     acc * share,
+                                     static_cast<double>(tokens),
+                                     sig == SIGINT ? 1.0 : 0,
+                                     sig && sig != SIGINT ? 1.0 : 0,
+                                     out_of_time_here ? 1.0 : 0};
             dp->reduce_gradients(s.params, share, sums);
             loss = sums[0];
             acc = sums[1];
             tokens = static_cast<int64_t>(std::llround(sums[2]));
+            agreed_signal = sums[4] > 0 ? SIGTERM : sums[3] > 0 ? SIGINT : 0;
+            agreed_out_of_time = sums[5] > 0;
         }
         if (!std::isfinite(loss)) throw RunError(fmt::format("the loss is not finite at step {} ({})", step, loss));
         const auto& mg = s.model->memory.defined() ? s.model->memory.grad() : torch::Tensor();
@@ -610,11 +622,9 @@ TrainResult train(const TrainRequest& req) {
         }
         s.state.elapsed_s = elapsed0 + std::chrono::duration<double>(Clock::now() - t_start).count();
         bool out_of_time = tc.time_budget_s > 0 && s.state.elapsed_s >= tc.time_budget_s;
-        if (dp) {  // every rank stops at the same step boundary
-            std::vector<double> flags{static_cast<double>(stop_signal()), out_of_time ? 1.0 : 0.0};
-            dp->allreduce(flags, true);
-            agreed_signal = static_cast<int>(flags[0]);
-            out_of_time = flags[1] > 0;
+        if (dp) {  // every rank stops at the same step boundary: what the ranks said in this step's exchange
+            out_of_time_here = out_of_time;
+            out_of_time = agreed_out_of_time;
         }
         if (lead && (step % ckpt_every == 0 || last || out_of_time)) write_checkpoint(s);
         bar.note(fmt::format("loss {:.3f} acc {:.3f} {:.0f} tok/s", loss, acc, row.tokens_per_s));
