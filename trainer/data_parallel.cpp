@@ -140,6 +140,7 @@ DataParallel::DataParallel(const WorldInfo& world, double timeout_s, int64_t buc
 void DataParallel::attach_device(const torch::Device& device) {
     if (!device.is_cuda()) return;
 #ifdef RMAAT_HAVE_NCCL
+    buckets_.reset();  // they hold the group they send through
     guarded(world_, "joining the NCCL group", [&] {
         auto opts = ::c10d::ProcessGroupNCCL::Options::create();
         opts->timeout = std::chrono::milliseconds(timeout_ms_);
