@@ -324,15 +324,23 @@ TEST_CASE("four ranks on a global batch of 3 (one rank without rows) follow one 
           "[distributed][cli]") {
     std::string text = tiny_config(6, 6);
     text.replace(text.find("batch_size = 16"), 15, "batch_size = 3");
+    text.replace(text.find("threads = 1"), 11, "threads = 0");  // the launcher gives each rank its share
     const std::string cfg = write_file("dp_four.toml", text);
     const std::string one = dir + "/dp_four_1.h5", four = dir + "/dp_four_4.h5";
     clean(one);
     clean(four);
     REQUIRE(run("train " + cfg + " -o " + one + " --no-progress").code == 0);
-    const Result r = run("train " + cfg + " -o " + four + " --nproc 4 --no-progress");
+    const Result r = shell("env -u OMP_NUM_THREADS " + std::string(RMAAT_CLI) + " train " + cfg + " -o " + four +
+                           " --nproc 4 --no-progress");
     INFO(r.output);
     REQUIRE(r.code == 0);
     CHECK(r.output.find("generated listops-mini data") != std::string::npos);
+    const int64_t share = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()) / 4);
+    CHECK_THAT(r.output, ContainsSubstring("each rank's default thread count: " + std::to_string(share)));
+    {
+        const h5::File f = h5::File::open_read(four);
+        CHECK(f.root().open_group("train/state").attr_int("threads") == share);
+    }
     for (const char* metric : {"loss", "grad_norm", "accuracy"}) {
         const auto x = column(one, std::string("train/metrics/") + metric),
                    y = column(four, std::string("train/metrics/") + metric);

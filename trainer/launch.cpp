@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -45,6 +46,13 @@ int launch_local(int nproc, const std::vector<std::string>& rank_args, double gr
     const std::string dir = tmpl, store = dir + "/store";
     std::vector<pid_t> pids;
     const pid_t launcher = getpid();
+    // [train] threads = 0 means torch's default, all cores, in every rank: N ranks would oversubscribe the
+    // machine N times. Unless the user set it, each rank's default is its share (as torchrun does).
+    const bool set_threads = std::getenv("OMP_NUM_THREADS") == nullptr;
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    const std::string share = std::to_string(std::max(1u, cores / static_cast<unsigned>(nproc)));
+    if (set_threads)
+        log::info("each rank's default thread count: {} (OMP_NUM_THREADS; {} cores / {} ranks)", share, cores, nproc);
     for (int r = 0; r < nproc; ++r) {
         const pid_t pid = fork();
         if (pid < 0) {
@@ -59,6 +67,7 @@ int launch_local(int nproc, const std::vector<std::string>& rank_args, double gr
             setenv("LOCAL_RANK", std::to_string(r).c_str(), 1);
             setenv("WORLD_SIZE", std::to_string(nproc).c_str(), 1);
             setenv("RMAAT_STORE_FILE", store.c_str(), 1);
+            if (set_threads) setenv("OMP_NUM_THREADS", share.c_str(), 1);
             std::vector<char*> argv{const_cast<char*>(exe.c_str())};
             for (const auto& a : rank_args) argv.push_back(const_cast<char*>(a.c_str()));
             argv.push_back(nullptr);
