@@ -56,7 +56,12 @@ int launch_local(int nproc, const std::vector<std::string>& rank_args, double gr
     for (int r = 0; r < nproc; ++r) {
         const pid_t pid = fork();
         if (pid < 0) {
-            for (const pid_t p : pids) kill(p, SIGKILL);
+            for (const pid_t p : pids) {
+                kill(p, SIGKILL);
+                waitpid(p, nullptr, 0);
+            }
+            unlink(store.c_str());
+            rmdir(dir.c_str());
             throw RunError(fmt::format("--nproc: fork failed: {}", std::strerror(errno)));
         }
         if (pid == 0) {
