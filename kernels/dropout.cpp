@@ -95,6 +95,28 @@ DropoutStream make_stream(const DropoutKey& k, double p) {
     return dropout_stream(k.seed, k.step, k.segment, k.layer, k.site, threshold);
 }
 
+DropoutKey key_of(int64_t seed, int64_t step, int64_t segment, int64_t layer, int64_t site) {
+    return {static_cast<uint64_t>(seed), step, segment, static_cast<int32_t>(layer), static_cast<int32_t>(site)};
+}
+
+void save_key(AutogradContext* ctx, double p, const DropoutKey& key) {
+    ctx->saved_data["p"] = p;
+    ctx->saved_data["seed"] = static_cast<int64_t>(key.seed);
+    ctx->saved_data["step"] = key.step;
+    ctx->saved_data["segment"] = key.segment;
+    ctx->saved_data["layer"] = int64_t{key.layer};
+    ctx->saved_data["site"] = int64_t{key.site};
+}
+
+DropoutKey saved_key(AutogradContext* ctx) {
+    return key_of(ctx->saved_data["seed"].toInt(), ctx->saved_data["step"].toInt(), ctx->saved_data["segment"].toInt(),
+                  ctx->saved_data["layer"].toInt(), ctx->saved_data["site"].toInt());
+}
+
+double saved_p(AutogradContext* ctx) {
+    return ctx->saved_data["p"].toDouble();
+}
+
 void philox_lanes(uint64_t j0, const DropoutStream& s, uint32_t* w) {
 #ifdef RMAAT_PHILOX_AVX2
     static const bool avx2 = __builtin_cpu_supports("avx2");
@@ -137,35 +159,19 @@ torch::Tensor apply_mask(const torch::Tensor& x_in, double p, const DropoutKey& 
     return y;
 }
 
-DropoutKey key_from(AutogradContext* ctx) {
-    DropoutKey k;
-    k.seed = static_cast<uint64_t>(ctx->saved_data["seed"].toInt());
-    k.step = ctx->saved_data["step"].toInt();
-    k.segment = ctx->saved_data["segment"].toInt();
-    k.layer = static_cast<int32_t>(ctx->saved_data["layer"].toInt());
-    k.site = static_cast<int32_t>(ctx->saved_data["site"].toInt());
-    return k;
-}
-
 // Saves the key and p only; backward is the same masked scaling of the gradient (itself this
 // Function, so double backward works too).
 struct KeyedDropoutFunction : public torch::autograd::Function<KeyedDropoutFunction> {
     static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, double p, int64_t seed, int64_t step,
                                  int64_t segment, int64_t layer, int64_t site) {
-        ctx->saved_data["p"] = p;
-        ctx->saved_data["seed"] = seed;
-        ctx->saved_data["step"] = step;
-        ctx->saved_data["segment"] = segment;
-        ctx->saved_data["layer"] = layer;
-        ctx->saved_data["site"] = site;
-        return apply_mask(x, p,
-                          DropoutKey{static_cast<uint64_t>(seed), step, segment, static_cast<int32_t>(layer),
-                                     static_cast<int32_t>(site)});
+        const DropoutKey key = detail::key_of(seed, step, segment, layer, site);
+        detail::save_key(ctx, p, key);
+        return apply_mask(x, p, key);
     }
 
     static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
-        const DropoutKey k = key_from(ctx);
-        const double p = ctx->saved_data["p"].toDouble();
+        const DropoutKey k = detail::saved_key(ctx);
+        const double p = detail::saved_p(ctx);
         torch::Tensor gx;
         if (grads[0].defined())
             gx = KeyedDropoutFunction::apply(grads[0], p, static_cast<int64_t>(k.seed), k.step, k.segment,

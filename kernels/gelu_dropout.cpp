@@ -130,24 +130,16 @@ struct GeluDropoutFunction : public torch::autograd::Function<GeluDropoutFunctio
                                  int64_t segment, int64_t layer, int64_t site) {
         const auto x = x_in.contiguous();
         ctx->save_for_backward({x});
-        ctx->saved_data["p"] = p;
-        ctx->saved_data["seed"] = seed;
-        ctx->saved_data["step"] = step;
-        ctx->saved_data["segment"] = segment;
-        ctx->saved_data["layer"] = layer;
-        ctx->saved_data["site"] = site;
-        return run(
-            x, {},
-            {static_cast<uint64_t>(seed), step, segment, static_cast<int32_t>(layer), static_cast<int32_t>(site)}, p);
+        const DropoutKey key = detail::key_of(seed, step, segment, layer, site);
+        detail::save_key(ctx, p, key);
+        return run(x, {}, key, p);
     }
 
     static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
         if (!grads[0].defined()) return {{}, {}, {}, {}, {}, {}, {}};
         const auto x = ctx->get_saved_variables()[0];
-        const double p = ctx->saved_data["p"].toDouble();
-        const DropoutKey key{static_cast<uint64_t>(ctx->saved_data["seed"].toInt()), ctx->saved_data["step"].toInt(),
-                             ctx->saved_data["segment"].toInt(), static_cast<int32_t>(ctx->saved_data["layer"].toInt()),
-                             static_cast<int32_t>(ctx->saved_data["site"].toInt())};
+        const double p = detail::saved_p(ctx);
+        const DropoutKey key = detail::saved_key(ctx);
         torch::Tensor gx;
         if (torch::GradMode::is_enabled()) {  // a graph of the backward is wanted: the differentiable composition
             const auto slope = 0.5 * (1 + torch::erf(x * kRsqrt2)) + x * torch::exp(-0.5 * x * x) * kRsqrt2Pi;

@@ -12,6 +12,13 @@
 
 namespace rmaat::kernels::detail {
 
+// The key as an autograd Function's apply() passes it (int64 arguments), kept in its context with p for
+// the backward, and read back there.
+DropoutKey key_of(int64_t seed, int64_t step, int64_t segment, int64_t layer, int64_t site);
+void save_key(torch::autograd::AutogradContext* ctx, double p, const DropoutKey& key);
+DropoutKey saved_key(torch::autograd::AutogradContext* ctx);
+double saved_p(torch::autograd::AutogradContext* ctx);
+
 // The stream of `k` with keep threshold ceil(p 2^32) (TORCH_CHECK p in [0, 1)).
 DropoutStream make_stream(const DropoutKey& k, double p);
 

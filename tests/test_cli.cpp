@@ -25,20 +25,13 @@ namespace {
 
 using rmaat::testing::Result;
 using rmaat::testing::run;
+using rmaat::testing::exists;
 using rmaat::testing::shell;
 
 const std::string dir = std::string(RMAAT_BINARY_DIR) + "/cli_test";
 
 std::string write_file(const std::string& name, const std::string& text) {
-    mkdir(dir.c_str(), 0755);
-    const std::string path = dir + "/" + name;
-    std::ofstream(path) << text;
-    return path;
-}
-
-bool exists(const std::string& p) {
-    struct stat st {};
-    return stat(p.c_str(), &st) == 0;
+    return rmaat::testing::write_in(dir, name, text);
 }
 
 std::string read_text(const std::string& path) {

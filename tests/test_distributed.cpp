@@ -25,12 +25,17 @@
 #include "tasks/batch.hpp"
 #include "tests/catch.hpp"
 #include "tests/cli_run.hpp"
+#include "tests/train_run.hpp"
 #include "trainer/data_parallel.hpp"
 
 using namespace rmaat;
+using rmaat::testing::clean_run;
+using rmaat::testing::exists;
+using rmaat::testing::params_of;
 using rmaat::testing::Result;
 using rmaat::testing::run;
 using rmaat::testing::shell;
+using rmaat::testing::start;
 
 namespace {
 
@@ -38,20 +43,7 @@ const std::string dir = std::string(RMAAT_BINARY_DIR) + "/distributed_test";
 using Clock = std::chrono::steady_clock;
 
 std::string write_file(const std::string& name, const std::string& text) {
-    mkdir(dir.c_str(), 0755);
-    const std::string path = dir + "/" + name;
-    std::ofstream(path) << text;
-    return path;
-}
-
-bool exists(const std::string& p) {
-    struct stat st {};
-    return stat(p.c_str(), &st) == 0;
-}
-
-void clean(const std::string& out) {
-    shell("rm -rf '" + out + "' '" + out + "'.partial.* '" + out + ".ckpt' '" + out + "'.ckpt.partial.* '" + out +
-          ".data'");
+    return rmaat::testing::write_in(dir, name, text);
 }
 
 // A tiny RMAAT on generated ListOps-mini (the trainer tests' model), dropout off, one thread per rank.
@@ -65,15 +57,6 @@ std::string tiny_config(int steps, int checkpoint_every, const std::string& extr
            "checkpoint_every = " +
            std::to_string(checkpoint_every) + "\nthreads = 1\nseed = 3\n" + extra +
            "\n[data]\ntask = \"listops-mini\"\ngenerate = true\nn_train = 200\nn_val = 40\nn_test = 40\nseed = 5\n";
-}
-
-std::vector<std::pair<std::string, std::vector<double>>> params_of(const std::string& path) {
-    const h5::File f = h5::File::open_read(path);
-    const h5::Group p = f.root().open_group("model/params");
-    std::vector<std::pair<std::string, std::vector<double>>> out;
-    for (const auto& o : p.list_objects())
-        if (o.kind == h5::ObjectInfo::dataset) out.emplace_back(o.path, p.read(o.path).data);
-    return out;
 }
 
 // The largest |a - b| over all parameters (but those named in `noise_only`), and the largest |a|.
@@ -99,21 +82,12 @@ std::vector<double> column(const std::string& path, const std::string& dataset) 
     return f.root().read(dataset).data;
 }
 
-// Starts `rmaat ARGS` with extra environment variables, output to `log`.
-pid_t start(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& log) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-        const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        for (const auto& kv : env) putenv(const_cast<char*>(kv.c_str()));
-        std::vector<char*> argv{const_cast<char*>(RMAAT_CLI)};
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        execv(RMAAT_CLI, argv.data());
-        _exit(127);
-    }
-    return pid;
+// The environment of rank `rank` of a 2-rank job started by hand, as torchrun or Slurm would, plus the
+// rendezvous variables.
+std::vector<std::string> rank_of_two(int rank, std::vector<std::string> rendezvous) {
+    rendezvous.insert(rendezvous.end(),
+                      {"RANK=" + std::to_string(rank), "WORLD_SIZE=2", "LOCAL_RANK=" + std::to_string(rank)});
+    return rendezvous;
 }
 
 std::string slurp(const std::string& path) {
@@ -274,8 +248,8 @@ TEST_CASE("two Gloo ranks train like one process on the same global batch (every
         const std::string cfg =
             write_file("dp_" + name + ".toml", tiny_config(12, 6, "backprop = \"" + method + "\"", kind));
         const std::string one = dir + "/dp_one_" + name + ".h5", two = dir + "/dp_two_" + name + ".h5";
-        clean(one);
-        clean(two);
+        clean_run(one);
+        clean_run(two);
         const Result r1 = run("train " + cfg + " -o " + one + " --no-progress");
         INFO(r1.output);
         REQUIRE(r1.code == 0);
@@ -315,8 +289,8 @@ TEST_CASE("two Gloo ranks train like one process on the same global batch (every
         // Evaluation gathers the counts of both ranks' rows: every test example once.
         CHECK(column(two, "eval/n")[0] == 40);
         CHECK(column(two, "eval/accuracy")[0] == Approx(column(one, "eval/accuracy")[0]).margin(0.051));
-        clean(one);
-        clean(two);
+        clean_run(one);
+        clean_run(two);
     }
 }
 
@@ -327,8 +301,8 @@ TEST_CASE("four ranks on a global batch of 3 (one rank without rows) follow one 
     text.replace(text.find("threads = 1"), 11, "threads = 0");  // the launcher gives each rank its share
     const std::string cfg = write_file("dp_four.toml", text);
     const std::string one = dir + "/dp_four_1.h5", four = dir + "/dp_four_4.h5";
-    clean(one);
-    clean(four);
+    clean_run(one);
+    clean_run(four);
     REQUIRE(run("train " + cfg + " -o " + one + " --no-progress").code == 0);
     const Result r = shell("env -u OMP_NUM_THREADS " + std::string(RMAAT_CLI) + " train " + cfg + " -o " + four +
                            " --nproc 4 --no-progress");
@@ -356,24 +330,20 @@ TEST_CASE("four ranks on a global batch of 3 (one rank without rows) follow one 
     CHECK(column(four, "eval/n")[0] == 40);
     // a near tie may flip one of the 40 predictions under rounding-level weight differences
     CHECK(column(four, "eval/accuracy")[0] == Approx(column(one, "eval/accuracy")[0]).margin(0.026));
-    clean(one);
-    clean(four);
+    clean_run(one);
+    clean_run(four);
 }
 
 TEST_CASE("two ranks started the way torchrun starts them (TCPStore on MASTER_ADDR:MASTER_PORT) train to the end",
           "[distributed][cli]") {
     const std::string cfg = write_file("dp_tcp.toml", tiny_config(8, 4));
     const std::string out = dir + "/dp_tcp.h5";
-    clean(out);
+    clean_run(out);
     const std::string port = std::to_string(free_port());
     const std::vector<std::string> args{"train", cfg, "-o", out, "--no-progress", "--timeout", "60"};
-    auto env = [&](int rank) {
-        return std::vector<std::string>{"RANK=" + std::to_string(rank), "WORLD_SIZE=2",
-                                        "LOCAL_RANK=" + std::to_string(rank), "MASTER_ADDR=127.0.0.1",
-                                        "MASTER_PORT=" + port};
-    };
-    const pid_t r1 = start(args, env(1), dir + "/dp_tcp_1.log");  // a worker may come first
-    const pid_t r0 = start(args, env(0), dir + "/dp_tcp_0.log");
+    const std::vector<std::string> tcp{"MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + port};
+    const pid_t r1 = start(args, dir + "/dp_tcp_1.log", rank_of_two(1, tcp));  // a worker may come first
+    const pid_t r0 = start(args, dir + "/dp_tcp_0.log", rank_of_two(0, tcp));
     int s0 = 0, s1 = 0;
     REQUIRE(waitpid(r0, &s0, 0) == r0);
     REQUIRE(waitpid(r1, &s1, 0) == r1);
@@ -388,15 +358,15 @@ TEST_CASE("two ranks started the way torchrun starts them (TCPStore on MASTER_AD
     // Rank 1 wrote nothing and printed no result of its own.
     CHECK(slurp(dir + "/dp_tcp_1.log").find("test accuracy") == std::string::npos);
     CHECK(slurp(dir + "/dp_tcp_0.log").find("test accuracy") != std::string::npos);
-    clean(out);
+    clean_run(out);
 }
 
 TEST_CASE("a 2-rank run killed inside a checkpoint write resumes at world size 1 and ends where 2 ranks end",
           "[distributed][cli][resume]") {
     const std::string cfg = write_file("dp_resume.toml", tiny_config(12, 4));  // checkpoints at 0 4 8 12
     const std::string ref = dir + "/dp_resume_ref.h5", out = dir + "/dp_resume.h5";
-    clean(ref);
-    clean(out);
+    clean_run(ref);
+    clean_run(out);
     REQUIRE(run("train " + cfg + " -o " + ref + " --nproc 2 --no-progress").code == 0);
     // Rank 0 (the only writer) is killed before publishing its third checkpoint (step 8): the launcher
     // stops rank 1 and says how to resume; step 4's checkpoint is the last one.
@@ -420,19 +390,18 @@ TEST_CASE("a 2-rank run killed inside a checkpoint write resumes at world size 1
     INFO("max |2 ranks - resumed at 1| = " << diff << " of weights up to " << scale);
     CHECK(diff < 1e-5);
     CHECK(scale > 0.1);
-    clean(ref);
-    clean(out);
+    clean_run(ref);
+    clean_run(out);
 }
 
 TEST_CASE("Ctrl-C on the launcher stops every rank at one step, rank 0 checkpoints, and the resume is bitwise",
           "[distributed][cli][resume]") {
     const std::string cfg = write_file("dp_sigint.toml", tiny_config(300, 100));
     const std::string ref = dir + "/dp_sigint_ref.h5", out = dir + "/dp_sigint.h5";
-    clean(ref);
-    clean(out);
+    clean_run(ref);
+    clean_run(out);
     REQUIRE(run("train " + cfg + " -o " + ref + " --nproc 2 --no-progress").code == 0);
-    const pid_t launcher =
-        start({"train", cfg, "-o", out, "--nproc", "2", "--no-progress"}, {}, dir + "/dp_sigint.log");
+    const pid_t launcher = start({"train", cfg, "-o", out, "--nproc", "2", "--no-progress"}, dir + "/dp_sigint.log");
     const auto t0 = Clock::now();
     while (!exists(out + ".ckpt") && Clock::now() - t0 < std::chrono::seconds(120))
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -461,22 +430,19 @@ TEST_CASE("Ctrl-C on the launcher stops every rank at one step, rank 0 checkpoin
     const auto [diff, scale] = params_distance(ref, out);
     CHECK(diff == 0.0);
     CHECK(scale > 0.1);
-    clean(ref);
-    clean(out);
+    clean_run(ref);
+    clean_run(out);
 }
 
 TEST_CASE("a rank killed mid-run ends the other with an error, and an unreachable store too", "[distributed][cli]") {
     const std::string cfg = write_file("dp_kill.toml", tiny_config(100000, 50));
     const std::string out = dir + "/dp_kill.h5", store = dir + "/dp_kill.store";
-    clean(out);
+    clean_run(out);
     std::remove(store.c_str());
     const std::vector<std::string> args{"train", cfg, "-o", out, "--no-progress", "--timeout", "20"};
-    auto env = [&](int rank) {
-        return std::vector<std::string>{"RANK=" + std::to_string(rank), "WORLD_SIZE=2", "LOCAL_RANK=0",
-                                        "RMAAT_STORE_FILE=" + store};
-    };
-    const pid_t r0 = start(args, env(0), dir + "/dp_kill_0.log");
-    const pid_t r1 = start(args, env(1), dir + "/dp_kill_1.log");
+    const std::vector<std::string> file{"RMAAT_STORE_FILE=" + store};
+    const pid_t r0 = start(args, dir + "/dp_kill_0.log", rank_of_two(0, file));
+    const pid_t r1 = start(args, dir + "/dp_kill_1.log", rank_of_two(1, file));
     // Training: the first step's metrics are in (rank 0 flushes every 10 steps) or a checkpoint exists.
     const auto t_start = Clock::now();
     while (!exists(out + ".ckpt") && Clock::now() - t_start < std::chrono::seconds(120))
@@ -502,7 +468,7 @@ TEST_CASE("a rank killed mid-run ends the other with an error, and an unreachabl
     CHECK_THAT(log0, ContainsSubstring("data-parallel rank 0 of 2"));
     CHECK_THAT(log0, ContainsSubstring("resume the run from its last checkpoint"));
     CHECK(exists(out + ".ckpt"));  // what the resume starts from
-    clean(out);
+    clean_run(out);
     std::remove(store.c_str());
 
     // Rank 1 of 2 with nobody serving MASTER_ADDR:MASTER_PORT: an error after --timeout, no hang.
@@ -516,14 +482,14 @@ TEST_CASE("a rank killed mid-run ends the other with an error, and an unreachabl
     CHECK_THAT(lonely.output, ContainsSubstring("MASTER_PORT=" + std::to_string(port) + " cannot be reached"));
     CHECK(took < 3 + 30);
     CHECK(!exists(out));
-    clean(out);
+    clean_run(out);
 }
 
 TEST_CASE("a launch inside a launched job, a bad RANK, a bad rank count and a ranked pipeline are refused",
           "[distributed][cli]") {
     const std::string cfg = write_file("dp_check.toml", tiny_config(2, 1));
     const std::string out = dir + "/dp_check.h5";
-    clean(out);
+    clean_run(out);
     Result r = shell("WORLD_SIZE=2 RANK=0 " + std::string(RMAAT_CLI) + " train " + cfg + " -o " + out +
                      " --nproc 2 --no-progress");
     CHECK(r.code == 2);

@@ -22,6 +22,7 @@
 #include "core/h5_store.hpp"
 #include "tests/catch.hpp"
 #include "tests/cli_run.hpp"
+#include "tests/train_run.hpp"
 #include "trainer/optim.hpp"
 #include "trainer/run_file.hpp"
 #include "trainer/train_config.hpp"
@@ -31,42 +32,18 @@ using namespace rmaat::trainer;
 
 namespace {
 
+using rmaat::testing::clean_run;
+using rmaat::testing::exists;
+using rmaat::testing::params_of;
 using rmaat::testing::Result;
 using rmaat::testing::run;
 using rmaat::testing::shell;
+using rmaat::testing::start;
 
 const std::string dir = std::string(RMAAT_BINARY_DIR) + "/trainer_test";
 
 std::string write_file(const std::string& name, const std::string& text) {
-    mkdir(dir.c_str(), 0755);
-    const std::string path = dir + "/" + name;
-    std::ofstream(path) << text;
-    return path;
-}
-
-bool exists(const std::string& p) {
-    struct stat st {};
-    return stat(p.c_str(), &st) == 0;
-}
-
-void clean(const std::string& out) {
-    shell("rm -rf '" + out + "' '" + out + "'.partial.* '" + out + ".ckpt' '" + out + "'.ckpt.partial.* '" + out +
-          ".data'");
-}
-
-pid_t start(const std::vector<std::string>& args, const std::string& log) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-        const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        std::vector<char*> argv{const_cast<char*>(RMAAT_CLI)};
-        for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-        argv.push_back(nullptr);
-        execv(RMAAT_CLI, argv.data());
-        _exit(127);
-    }
-    return pid;
+    return rmaat::testing::write_in(dir, name, text);
 }
 
 // A tiny RMAAT on generated ListOps-mini: a few seconds on one thread.
@@ -78,16 +55,6 @@ std::string tiny_config(int steps, int checkpoint_every, const std::string& extr
            "checkpoint_every = " +
            std::to_string(checkpoint_every) + "\nthreads = 1\nseed = 3\n" + extra +
            "\n[data]\ntask = \"listops-mini\"\ngenerate = true\nn_train = 400\nn_val = 64\nn_test = 64\nseed = 5\n";
-}
-
-// Every parameter of a run file or checkpoint, by name.
-std::vector<std::pair<std::string, std::vector<double>>> params_of(const std::string& path) {
-    const h5::File f = h5::File::open_read(path);
-    const h5::Group p = f.root().open_group("model/params");
-    std::vector<std::pair<std::string, std::vector<double>>> out;
-    for (const auto& o : p.list_objects())
-        if (o.kind == h5::ObjectInfo::dataset) out.emplace_back(o.path, p.read(o.path).data);
-    return out;
 }
 
 }  // namespace
@@ -210,7 +177,7 @@ TEST_CASE("every config under experiments/ and examples/ reads without an error 
 TEST_CASE("a tiny run: metrics, eval and weights in the run file, readable with h5py", "[trainer][cli]") {
     const std::string cfg = write_file("tiny.toml", tiny_config(30, 10));
     const std::string out = dir + "/tiny.h5";
-    clean(out);
+    clean_run(out);
     const Result r = run("train " + cfg + " -o " + out + " --no-progress");
     INFO(r.output);
     REQUIRE(r.code == 0);
@@ -245,7 +212,7 @@ TEST_CASE("a CUDA device where none is available is refused before anything is w
     if (torch::cuda::is_available()) return;  // on a GPU machine the device exists (the gpu tests train there)
     const std::string cfg = write_file("cuda.toml", tiny_config(5, 5, "device = \"cuda\""));
     const std::string out = dir + "/cuda.h5";
-    clean(out);
+    clean_run(out);
     const Result r = run("train " + cfg + " -o " + out + " --no-progress");
     INFO(r.output);
     CHECK(r.code == 2);
@@ -264,7 +231,7 @@ TEST_CASE("a CUDA device where none is available is refused before anything is w
 TEST_CASE("metrics are readable with plain h5py (no locking options) while the run writes", "[trainer][cli]") {
     const std::string cfg = write_file("while.toml", tiny_config(400, 50));
     const std::string out = dir + "/while.h5";
-    clean(out);
+    clean_run(out);
     const pid_t pid = start({"train", cfg, "-o", out, "--no-progress"}, dir + "/while.log");
     // Wait until the first checkpoint (written after the run file's first flush) and 20 more steps.
     while (!exists(out + ".ckpt")) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -279,7 +246,7 @@ TEST_CASE("metrics are readable with plain h5py (no locking options) while the r
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     CHECK(read);
-    clean(out);
+    clean_run(out);
 }
 
 namespace {
@@ -288,7 +255,7 @@ namespace {
 // and resuming it, until it finishes; returns the number of kills. Each round makes progress, and the
 // kills land at different moments (mid-step, mid-evaluation, mid-write).
 int train_with_kills(const std::string& cfg, const std::string& out, int delay_ms) {
-    clean(out);
+    clean_run(out);
     pid_t pid = start({"train", cfg, "-o", out, "--no-progress"}, dir + "/resume.log");
     int kills = 0;
     ino_t last = 0;
@@ -336,7 +303,7 @@ void check_same_params(const std::string& got_path,
 TEST_CASE("plot_run.py draws the training curves and the evaluation of a run", "[trainer][cli]") {
     const std::string cfg = write_file("plot.toml", tiny_config(30, 10));
     const std::string out = dir + "/plot.h5", plots = dir + "/plot_figs";
-    clean(out);
+    clean_run(out);
     REQUIRE(run("train " + cfg + " -o " + out + " --no-progress").code == 0);
     // Records what each figure's first axes hold when it is saved.
     const std::string py = write_file("plot_check.py", R"PY(import sys
@@ -362,13 +329,13 @@ print("curves:", seen["training_curves.png"][0], "eval:", seen["training_eval.pn
     CHECK_THAT(r.output, ContainsSubstring("curves: [30, 30, 3]") && ContainsSubstring("eval: [(10, 10)]"));
     CHECK(exists(plots + "/training_curves.png"));
     CHECK(exists(plots + "/training_eval.png"));
-    clean(out);
+    clean_run(out);
 }
 
 TEST_CASE("a run killed with kill -9 resumes to the same weights, bit for bit", "[trainer][cli][resume]") {
     const std::string cfg = write_file("resume.toml", tiny_config(60, 7));
     const std::string ref = dir + "/resume_ref.h5", out = dir + "/resume.h5";
-    clean(ref);
+    clean_run(ref);
     REQUIRE(run("train " + cfg + " -o " + ref + " --no-progress").code == 0);
     const auto want = params_of(ref);
     REQUIRE(!want.empty());
@@ -384,8 +351,8 @@ TEST_CASE("a run killed with kill -9 resumes to the same weights, bit for bit", 
         CHECK_THAT(py.output, ContainsSubstring("rows 60 [1.0, 2.0, 3.0]"));
     }
     CHECK(resumed_runs > 0);
-    clean(out);
-    clean(ref);
+    clean_run(out);
+    clean_run(ref);
 }
 
 TEST_CASE("with dropout on, a killed and resumed run ends with the same weights, bit for bit",
@@ -396,7 +363,7 @@ TEST_CASE("with dropout on, a killed and resumed run ends with the same weights,
     text.replace(text.find("dropout = 0.0"), 13, "dropout = 0.2");
     const std::string cfg = write_file("resume_dropout.toml", text);
     const std::string ref = dir + "/resume_dropout_ref.h5", out = dir + "/resume_dropout.h5";
-    clean(ref);
+    clean_run(ref);
     REQUIRE(run("train " + cfg + " -o " + ref + " --no-progress").code == 0);
     const auto want = params_of(ref);
     const int kills = train_with_kills(cfg, out, 30);
@@ -406,12 +373,12 @@ TEST_CASE("with dropout on, a killed and resumed run ends with the same weights,
     // Dropout acts: the same run without it ends elsewhere, so the equality above covers the masks.
     const std::string ocfg = write_file("resume_no_dropout.toml", tiny_config(40, 6)),
                       oout = dir + "/resume_no_dropout.h5";
-    clean(oout);
+    clean_run(oout);
     REQUIRE(run("train " + ocfg + " -o " + oout + " --no-progress").code == 0);
     CHECK(params_of(oout) != want);
-    clean(out);
-    clean(ref);
-    clean(oout);
+    clean_run(out);
+    clean_run(ref);
+    clean_run(oout);
 }
 
 TEST_CASE("a run killed at exact points inside its checkpoint writes resumes to the same weights, bit for bit",
@@ -421,7 +388,7 @@ TEST_CASE("a run killed at exact points inside its checkpoint writes resumes to 
     // the kill came before the first checkpoint existed, start again) and compare with an unkilled run.
     const std::string cfg = write_file("kill_at.toml", tiny_config(30, 7));  // checkpoints at 0 7 14 21 28 30
     const std::string ref = dir + "/kill_at_ref.h5", out = dir + "/kill_at.h5";
-    clean(ref);
+    clean_run(ref);
     REQUIRE(run("train " + cfg + " -o " + ref + " --no-progress").code == 0);
     const auto want = params_of(ref);
     const std::string train = std::string(RMAAT_CLI) + " train " + cfg + " -o " + out + " --no-progress";
@@ -429,7 +396,7 @@ TEST_CASE("a run killed at exact points inside its checkpoint writes resumes to 
         return shell("exec env LD_PRELOAD=" + std::string(RMAAT_KILL_AT_LIB) + " RMAAT_KILL_AT='" + spec + "' " +
                      train);
     };
-    clean(out);
+    clean_run(out);
     const Result counted = with_kill("pwrite:.ckpt.partial:0");
     INFO(counted.output);
     REQUIRE(counted.code == 0);
@@ -450,7 +417,7 @@ TEST_CASE("a run killed at exact points inside its checkpoint writes resumes to 
     };
     for (const auto& point : points) {
         INFO("killed before " << point);
-        clean(out);
+        clean_run(out);
         const Result killed = with_kill(point);
         INFO(killed.output);
         REQUIRE(killed.code == -1);  // the process reached the chosen call and died there
@@ -464,14 +431,14 @@ TEST_CASE("a run killed at exact points inside its checkpoint writes resumes to 
         check_same_params(out, want);
         CHECK(!exists(out + ".ckpt"));
     }
-    clean(out);
-    clean(ref);
+    clean_run(out);
+    clean_run(ref);
 }
 
 TEST_CASE("SIGTERM writes a checkpoint at the next step and exits 143", "[trainer][cli][resume]") {
     const std::string cfg = write_file("term.toml", tiny_config(300, 1000));
     const std::string out = dir + "/term.h5";
-    clean(out);
+    clean_run(out);
     const std::string log = dir + "/term.log";
     const pid_t pid = start({"train", cfg, "-o", out, "--no-progress"}, log);
     while (!exists(out + ".ckpt")) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -491,7 +458,7 @@ TEST_CASE("SIGTERM writes a checkpoint at the next step and exits 143", "[traine
 
 TEST_CASE("a corrupt or foreign checkpoint is refused with a clear message", "[trainer][cli][resume]") {
     const std::string out = dir + "/bad.h5";
-    clean(out);
+    clean_run(out);
     CHECK_THAT(run("train --resume " + out).output, ContainsSubstring("no checkpoint"));
     write_file("bad.h5.ckpt", "this is not HDF5");
     Result r = run("train --resume " + out);
@@ -511,7 +478,7 @@ TEST_CASE("a corrupt or foreign checkpoint is refused with a clear message", "[t
 
     // A real checkpoint whose classifier has the wrong shape.
     const std::string cfg = write_file("bad.toml", tiny_config(200, 5));
-    clean(out);
+    clean_run(out);
     const pid_t pid = start({"train", cfg, "-o", out, "--no-progress"}, dir + "/bad.log");
     while (!exists(out + ".ckpt")) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     kill(pid, SIGKILL);
@@ -524,7 +491,7 @@ TEST_CASE("a corrupt or foreign checkpoint is refused with a clear message", "[t
     INFO(r.output);
     CHECK(r.code == 2);
     CHECK_THAT(r.output, ContainsSubstring("classifier.weight") && ContainsSubstring("shape"));
-    clean(out);
+    clean_run(out);
 }
 
 TEST_CASE("a small RMAAT beats the majority class on ListOps-mini", "[trainer][cli][learning]") {
@@ -535,7 +502,7 @@ TEST_CASE("a small RMAAT beats the majority class on ListOps-mini", "[trainer][c
         "schedule = \"cosine\"\nweight_decay = 0.01\neval_every = 100\nthreads = 1\nseed = 1\n\n[data]\n"
         "task = \"listops-mini\"\ngenerate = true\nn_train = 3000\nn_val = 300\nn_test = 500\nseed = 2\n");
     const std::string out = dir + "/learn.h5";
-    clean(out);
+    clean_run(out);
     const Result r = run("train " + cfg + " -o " + out + " --no-progress");
     INFO(r.output);
     REQUIRE(r.code == 0);
@@ -544,5 +511,5 @@ TEST_CASE("a small RMAAT beats the majority class on ListOps-mini", "[trainer][c
     const double acc = e.read_scalar("accuracy"), majority = e.read_scalar("majority");
     INFO("accuracy " << acc << ", majority " << majority);
     CHECK(acc > 1.5 * majority);
-    clean(out);
+    clean_run(out);
 }

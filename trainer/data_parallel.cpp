@@ -385,7 +385,7 @@ void DataParallel::barrier() {
 }
 
 std::vector<std::string> DataParallel::share_from_rank0(const std::vector<std::string>& values) {
-    const std::string key = fmt::format("rmaat/shared/{}", shared_++);
+    const std::string key = fmt::format("rmaat/from_rank0/{}", shared_++);
     return guarded(world_, "sharing rank 0's file names", [&] {
         if (world_.rank == 0) {
             std::vector<uint8_t> bytes;

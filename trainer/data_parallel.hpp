@@ -3,16 +3,16 @@
 //
 // One process per device. Each optimiser step, every rank takes its rows of the same global batch
 // (rank r of W: rows [r B / W, (r + 1) B / W)), back-propagates them with BPTT or AMRB as a single
-// process would, and the gradients are summed across ranks ONCE, after the step's last backward
-// (AMRB's replay runs its segments without any communication):
+// process would, and the gradients are summed across ranks once per step (AMRB's replay runs its
+// segments without any communication):
 //
 //   g = sum_r (B_r / B) g_r          g_r: rank r's mean-loss gradient over its B_r rows
 //
 // which is the gradient of the mean loss over the global batch, so W ranks follow a single process
 // on the same global batch to float rounding. The sum travels in buckets of at most kBucketBytes,
-// each launched as soon as it is packed (asynchronously), so packing overlaps the communication of
-// the buckets before it. A parameter with no gradient on every rank keeps none (AdamW skips it, as
-// it would in one process).
+// each all-reduced asynchronously: under BPTT (one backward call) a bucket goes out during the
+// backward as soon as its gradients are final, under AMRB after the last replay. A parameter with no
+// gradient on every rank keeps none (AdamW skips it, as it would in one process).
 //
 // The process group comes from the standard environment (torchrun, Slurm's srun, a Kubernetes job):
 //   RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT   (SLURM_PROCID, SLURM_NTASKS, SLURM_LOCALID
