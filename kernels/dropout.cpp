@@ -24,6 +24,7 @@ using torch::autograd::tensor_list;
 
 using Stream = DropoutStream;  // kernels/philox.hpp: the one definition the CUDA kernels share
 using detail::for_each_chunk;
+using detail::have_avx2;
 using detail::kLanes;
 using detail::make_stream;
 
@@ -82,7 +83,104 @@ __attribute__((target("avx2"))) void philox_lanes_avx2(uint64_t j0, const Stream
         _mm256_storeu_si256(out + 1, _mm256_permute2x128_si256(lo, hi, 0x31));
     }
 }
+
+// keep (all bits) where w >= thr, unsigned: max(w, thr) == w.
+__attribute__((target("avx2"))) inline __m256 keep_lanes(const uint32_t* w, __m256i thr) {
+    const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_max_epu32(wv, thr), wv));
+}
+
+// n a multiple of 8: one byte of keep bits per 8 words.
+__attribute__((target("avx2"))) void store_bits_avx2(const uint32_t* w, int64_t n, uint32_t thr, uint8_t* bits) {
+    const __m256i t = _mm256_set1_epi32(static_cast<int>(thr));
+    for (int64_t e = 0; e < n; e += 8) bits[e / 8] = static_cast<uint8_t>(_mm256_movemask_ps(keep_lanes(w + e, t)));
+}
+
+// n a multiple of 8: y = x (keep ? kept : 0), keep from the words.
+__attribute__((target("avx2"))) void apply_words_avx2(const float* x, const uint32_t* w, int64_t n, uint32_t thr,
+                                                      float kept, float* y) {
+    const __m256i t = _mm256_set1_epi32(static_cast<int>(thr));
+    const __m256 k = _mm256_set1_ps(kept);
+    for (int64_t e = 0; e < n; e += 8)
+        _mm256_storeu_ps(y + e, _mm256_mul_ps(_mm256_loadu_ps(x + e), _mm256_and_ps(keep_lanes(w + e, t), k)));
+}
+
+// n a multiple of 8: y = g (keep ? kept : 0), keep from the bits (bit l of byte e / 8 is element e + l).
+__attribute__((target("avx2"))) void apply_bits_avx2(const float* g, const uint8_t* bits, int64_t n, float kept,
+                                                     float* y) {
+    const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    const __m256 k = _mm256_set1_ps(kept);
+    for (int64_t e = 0; e < n; e += 8) {
+        const __m256i b = _mm256_and_si256(_mm256_set1_epi32(bits[e / 8]), sel);
+        const __m256 keep = _mm256_castsi256_ps(_mm256_cmpeq_epi32(b, sel));
+        _mm256_storeu_ps(y + e, _mm256_mul_ps(_mm256_loadu_ps(g + e), _mm256_and_ps(keep, k)));
+    }
+}
 #endif
+
+// y[e] = x[e] (keep ? kept : 0) for e in [0, n), keep = w[e] >= thr (one chunk's words).
+template <class scalar_t, class acc_t>
+void apply_words(const scalar_t* x, const uint32_t* w, int64_t n, uint32_t thr, acc_t kept, scalar_t* y) {
+    int64_t e = 0;
+#ifdef RMAAT_PHILOX_AVX2
+    if constexpr (std::is_same_v<scalar_t, float>) {
+        if (have_avx2()) {
+            e = n & ~int64_t{7};
+            apply_words_avx2(x, w, e, thr, kept, y);
+        }
+    }
+#endif
+    // x * 0 rather than 0, so a non-finite input stays visible exactly as on other devices.
+    for (; e < n; ++e) y[e] = static_cast<scalar_t>(static_cast<acc_t>(x[e]) * (w[e] >= thr ? kept : acc_t(0)));
+}
+
+// y[e] = g[e] (keep ? kept : 0) for e in [e, end), keep = bit e % 8 of bits[e / 8]; e a multiple of 8.
+template <class scalar_t, class acc_t>
+void apply_bits(const scalar_t* g, const uint8_t* bits, int64_t e, int64_t end, acc_t kept, scalar_t* y) {
+#ifdef RMAAT_PHILOX_AVX2
+    if constexpr (std::is_same_v<scalar_t, float>) {
+        if (have_avx2()) {
+            const int64_t n = (end - e) & ~int64_t{7};
+            apply_bits_avx2(g + e, bits + e / 8, n, kept, y + e);
+            e += n;
+        }
+    }
+#endif
+    for (; e < end; ++e)
+        y[e] = static_cast<scalar_t>(static_cast<acc_t>(g[e]) * ((bits[e / 8] >> (e % 8)) & 1 ? kept : acc_t(0)));
+}
+
+// out = g (keep ? kept : 0) with keep from saved bits; its own backward is the same product, so a
+// graph of the backward (double backward) works.
+struct MaskedScaleFunction : public torch::autograd::Function<MaskedScaleFunction> {
+    static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& g_in, const torch::Tensor& bits,
+                                 double kept) {
+        ctx->save_for_backward({bits});
+        ctx->saved_data["kept"] = kept;
+        const auto g = g_in.contiguous();
+        auto y = torch::empty_like(g, torch::MemoryFormat::Contiguous);
+        const uint8_t* bp = bits.data_ptr<uint8_t>();
+        AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, g.scalar_type(), "masked_scale", [&] {
+            using acc_t = std::conditional_t<std::is_same_v<scalar_t, double>, double, float>;
+            const auto k = static_cast<acc_t>(kept);
+            const scalar_t* gp = g.data_ptr<scalar_t>();
+            scalar_t* yp = y.data_ptr<scalar_t>();
+            // in blocks of 64 elements (8 bytes of bits), as the forward's chunks
+            at::parallel_for(0, (g.numel() + 63) / 64, 256, [&](int64_t c0, int64_t c1) {
+                apply_bits<scalar_t, acc_t>(gp, bp, 64 * c0, std::min(g.numel(), 64 * c1), k, yp);
+            });
+        });
+        return y;
+    }
+
+    static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+        torch::Tensor gg;
+        if (grads[0].defined())
+            gg =
+                MaskedScaleFunction::apply(grads[0], ctx->get_saved_variables()[0], ctx->saved_data["kept"].toDouble());
+        return {gg, {}, {}};
+    }
+};
 
 }  // namespace
 
@@ -117,20 +215,58 @@ double saved_p(AutogradContext* ctx) {
     return ctx->saved_data["p"].toDouble();
 }
 
+bool have_avx2() {
+#ifdef RMAAT_PHILOX_AVX2
+    static const bool yes = __builtin_cpu_supports("avx2");
+    return yes;
+#else
+    return false;
+#endif
+}
+
 void philox_lanes(uint64_t j0, const DropoutStream& s, uint32_t* w) {
 #ifdef RMAAT_PHILOX_AVX2
-    static const bool avx2 = __builtin_cpu_supports("avx2");
-    if (avx2) return philox_lanes_avx2(j0, s, w);
+    if (have_avx2()) return philox_lanes_avx2(j0, s, w);
 #endif
     philox_lanes_scalar(j0, s, w);
+}
+
+double kept_scale(double p) {
+    return std::ceil(std::ldexp(p, 32)) > 4294967295.0 ? 0.0 : 1.0 / (1.0 - p);
+}
+
+torch::Tensor empty_bits(int64_t numel) {
+    return torch::empty({(numel + 7) / 8}, torch::TensorOptions().dtype(torch::kUInt8));
+}
+
+void store_bits(const uint32_t* w, int64_t n, uint32_t thr, uint8_t* bits) {
+    int64_t e = 0;
+#ifdef RMAAT_PHILOX_AVX2
+    if (have_avx2()) {
+        e = n & ~int64_t{7};
+        store_bits_avx2(w, e, thr, bits);
+    }
+#endif
+    for (; e < n; e += 8) {
+        uint8_t v = 0;
+        for (int64_t l = 0; l < 8 && e + l < n; ++l) v |= static_cast<uint8_t>(w[e + l] >= thr) << l;
+        bits[e / 8] = v;
+    }
+}
+
+torch::Tensor masked_scale(const torch::Tensor& g, const torch::Tensor& bits, double kept) {
+    TORCH_CHECK(g.device().is_cpu() && bits.scalar_type() == torch::kUInt8 && bits.numel() == (g.numel() + 7) / 8,
+                "masked_scale: bits must be uint8 [ceil(", g.numel(), " / 8)], got ", bits.sizes());
+    return MaskedScaleFunction::apply(g, bits, kept);
 }
 
 }  // namespace detail
 
 namespace {
 
-// y = x keep / (1 - p): one pass on the CPU; elsewhere the CPU mask copied to x's device.
-torch::Tensor apply_mask(const torch::Tensor& x_in, double p, const DropoutKey& key) {
+// y = x keep / (1 - p): one pass on the CPU, storing the keep bits too where `bits` is defined;
+// elsewhere the CPU mask copied to x's device.
+torch::Tensor apply_mask(const torch::Tensor& x_in, double p, const DropoutKey& key, const torch::Tensor& bits = {}) {
     const Stream s = make_stream(key, p);
     const double scale = 1.0 / (1.0 - p);
     if (cuda_dropout_applies(x_in)) return cuda_keyed_dropout(x_in, s, scale);  // the same masks on the GPU
@@ -141,42 +277,49 @@ torch::Tensor apply_mask(const torch::Tensor& x_in, double p, const DropoutKey& 
     }
     const auto x = x_in.contiguous();
     auto y = torch::empty_like(x, torch::MemoryFormat::Contiguous);
+    uint8_t* bp = bits.defined() ? bits.data_ptr<uint8_t>() : nullptr;
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, x.scalar_type(), "keyed_dropout", [&] {
         using acc_t = std::conditional_t<std::is_same_v<scalar_t, double>, double, float>;
         const auto sc = static_cast<acc_t>(scale);
         const scalar_t* xp = x.data_ptr<scalar_t>();
         scalar_t* yp = y.data_ptr<scalar_t>();
-        // x * 0 rather than 0, so a non-finite input stays visible exactly as on other devices.
         // In 32 bits for the vector loop; a threshold of 2^32 (p within 2^-32 of 1) keeps nothing.
         const bool none = s.threshold > 0xFFFFFFFFu;
         const auto thr = static_cast<uint32_t>(none ? 0 : s.threshold);
         const acc_t kept = none ? acc_t(0) : sc;
         for_each_chunk(s, x.numel(), [&](int64_t i0, int64_t n, const uint32_t* w) {
-            for (int64_t e = 0; e < n; ++e)
-                yp[i0 + e] = static_cast<scalar_t>(static_cast<acc_t>(xp[i0 + e]) * (w[e] >= thr ? kept : acc_t(0)));
+            if (bp) detail::store_bits(w, n, thr, bp + i0 / 8);
+            apply_words<scalar_t, acc_t>(xp + i0, w, n, thr, kept, yp + i0);
         });
     });
     return y;
 }
 
-// Saves the key and p only; backward is the same masked scaling of the gradient (itself this
-// Function, so double backward works too).
+// Saves the key and p, and on the CPU the keep bits (`save_bits`: x needs a gradient), so that the
+// backward is one product with them; without bits the backward regenerates the mask (itself this
+// Function). Both are differentiable again (double backward).
 struct KeyedDropoutFunction : public torch::autograd::Function<KeyedDropoutFunction> {
     static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, double p, int64_t seed, int64_t step,
-                                 int64_t segment, int64_t layer, int64_t site) {
+                                 int64_t segment, int64_t layer, int64_t site, bool save_bits) {
         const DropoutKey key = detail::key_of(seed, step, segment, layer, site);
         detail::save_key(ctx, p, key);
-        return apply_mask(x, p, key);
+        save_bits = save_bits && x.device().is_cpu();
+        const torch::Tensor bits = save_bits ? detail::empty_bits(x.numel()) : torch::Tensor();
+        ctx->saved_data["bits"] = save_bits;
+        if (save_bits) ctx->save_for_backward({bits});
+        return apply_mask(x, p, key, bits);
     }
 
     static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
         const DropoutKey k = detail::saved_key(ctx);
         const double p = detail::saved_p(ctx);
         torch::Tensor gx;
-        if (grads[0].defined())
+        if (grads[0].defined() && ctx->saved_data["bits"].toBool())
+            gx = detail::masked_scale(grads[0], ctx->get_saved_variables()[0], detail::kept_scale(p));
+        else if (grads[0].defined())
             gx = KeyedDropoutFunction::apply(grads[0], p, static_cast<int64_t>(k.seed), k.step, k.segment,
-                                             int64_t{k.layer}, int64_t{k.site});
-        return {gx, {}, {}, {}, {}, {}, {}};
+                                             int64_t{k.layer}, int64_t{k.site}, false);
+        return {gx, {}, {}, {}, {}, {}, {}, {}};
     }
 };
 
@@ -195,7 +338,7 @@ torch::Tensor keyed_dropout(const torch::Tensor& x, double p, const DropoutKey& 
     if (!training || p == 0) return x;
     TORCH_CHECK(x.is_floating_point(), "dropout: x must be a floating-point tensor, got ", x.scalar_type());
     return KeyedDropoutFunction::apply(x, p, static_cast<int64_t>(key.seed), key.step, key.segment, int64_t{key.layer},
-                                       int64_t{key.site});
+                                       int64_t{key.site}, x.requires_grad() && torch::GradMode::is_enabled());
 }
 
 torch::Tensor dropout_mask(const DropoutKey& key, int64_t numel, double p) {

@@ -11,8 +11,9 @@
 // elements. The stream itself (Philox4x32-10, the hash s) is kernels/philox.hpp, shared with the CUDA
 // kernels (kernels/cuda/) so both draw the same masks.
 //
-// The autograd Function saves only the key and p: backward regenerates the mask,
-// grad_x = grad_y keep / (1 - p). CPU tensors take one pass over the data; other devices get the
+// The autograd Function saves the key, p and, on the CPU when x needs a gradient, the keep mask as
+// bits (1/32 of x in float32): backward is grad_x = grad_y keep / (1 - p) in one pass without a second
+// Philox pass; other devices regenerate the mask from the key. CPU tensors take one pass over the data; other devices get the
 // same mask drawn on the CPU and copied over, unless the CUDA kernel is built (kernels/cuda/).
 #include <torch/torch.h>
 

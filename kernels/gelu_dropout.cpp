@@ -57,33 +57,35 @@ __attribute__((target("avx2"))) void forward_avx2(const float* x, const uint32_t
     }
 }
 
-// dx[0, n) for n a multiple of 8: dy (keep ? kept : 0) gelu'(x).
-__attribute__((target("avx2"))) void backward_avx2(const float* dy, const float* x, const uint32_t* w, int64_t n,
-                                                   uint32_t thr, float kept, float* dx) {
+// keep (all bits) of the 8 elements whose bits are `byte`.
+__attribute__((target("avx2"))) inline __m256 keep_of_byte(uint8_t byte) {
+    const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(byte), sel), sel));
+}
+
+// dx[0, n) for n a multiple of 8: dy (keep ? kept : 0) gelu'(x), keep from the saved bits.
+__attribute__((target("avx2"))) void backward_avx2(const float* dy, const float* x, const uint8_t* bits, int64_t n,
+                                                   float kept, float* dx) {
     const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f), mhalf = _mm256_set1_ps(-0.5f);
     const __m256 rs2 = _mm256_set1_ps(static_cast<float>(kRsqrt2));
     const __m256 rs2pi = _mm256_set1_ps(static_cast<float>(kRsqrt2Pi)), k = _mm256_set1_ps(kept);
-    const __m256i t = _mm256_set1_epi32(static_cast<int>(thr));
     for (int64_t e = 0; e < n; e += 8) {
         const __m256 xv = _mm256_loadu_ps(x + e);
         const __m256 cdf = _mm256_mul_ps(half, _mm256_add_ps(one, _ZGVdN8v_erff(_mm256_mul_ps(xv, rs2))));
         const __m256 pdf = _mm256_mul_ps(_ZGVdN8v_expf(_mm256_mul_ps(mhalf, _mm256_mul_ps(xv, xv))), rs2pi);
         const __m256 slope = _mm256_add_ps(cdf, _mm256_mul_ps(xv, pdf));
-        const __m256 m = _mm256_mul_ps(_mm256_loadu_ps(dy + e), _mm256_and_ps(keep_mask(w + e, t), k));
+        const __m256 m = _mm256_mul_ps(_mm256_loadu_ps(dy + e), _mm256_and_ps(keep_of_byte(bits[e / 8]), k));
         _mm256_storeu_ps(dx + e, _mm256_mul_ps(m, slope));
     }
 }
 
-bool have_avx2() {
-    static const bool yes = __builtin_cpu_supports("avx2");
-    return yes;
-}
 #endif
 
-// Elements [0, n) of one chunk: out = gelu(x) m, or dy m gelu'(x) when dy is given; m = keep ? kept : 0.
+using detail::have_avx2;
+
+// Forward, elements [0, n) of one chunk: y = gelu(x) (keep ? kept : 0), keep = w >= thr.
 template <class scalar_t>
-void chunk(const scalar_t* x, const scalar_t* dy, const uint32_t* w, int64_t n, uint32_t thr, double kept_d,
-           scalar_t* out) {
+void forward_chunk(const scalar_t* x, const uint32_t* w, int64_t n, uint32_t thr, double kept_d, scalar_t* y) {
     using acc_t = std::conditional_t<std::is_same_v<scalar_t, double>, double, float>;
     const auto kept = static_cast<acc_t>(kept_d);
     int64_t e = 0;
@@ -91,61 +93,91 @@ void chunk(const scalar_t* x, const scalar_t* dy, const uint32_t* w, int64_t n, 
     if constexpr (std::is_same_v<scalar_t, float>) {
         if (have_avx2()) {
             e = n & ~int64_t{7};
-            if (dy)
-                backward_avx2(dy, x, w, e, thr, kept, out);
-            else
-                forward_avx2(x, w, e, thr, kept, out);
+            forward_avx2(x, w, e, thr, kept, y);
         }
     }
 #endif
-    for (; e < n; ++e) {
-        const auto xv = static_cast<acc_t>(x[e]);
-        const acc_t m = w[e] >= thr ? kept : acc_t(0);
-        out[e] = static_cast<scalar_t>(dy ? static_cast<acc_t>(dy[e]) * m * gelu_slope(xv) : gelu_of(xv) * m);
+    for (; e < n; ++e)
+        y[e] = static_cast<scalar_t>(gelu_of(static_cast<acc_t>(x[e])) * (w[e] >= thr ? kept : acc_t(0)));
+}
+
+// Backward, elements [e, end): dx = dy (keep ? kept : 0) gelu'(x), keep from the forward's bits.
+template <class scalar_t>
+void backward_range(const scalar_t* x, const scalar_t* dy, const uint8_t* bits, int64_t e, int64_t end, double kept_d,
+                    scalar_t* dx) {
+    using acc_t = std::conditional_t<std::is_same_v<scalar_t, double>, double, float>;
+    const auto kept = static_cast<acc_t>(kept_d);
+#ifdef RMAAT_GELU_MVEC
+    if constexpr (std::is_same_v<scalar_t, float>) {
+        if (have_avx2()) {  // e is a multiple of 64 here
+            const int64_t n = (end - e) & ~int64_t{7};
+            backward_avx2(dy + e, x + e, bits + e / 8, n, kept, dx + e);
+            e += n;
+        }
+    }
+#endif
+    for (; e < end; ++e) {
+        const acc_t m = (bits[e / 8] >> (e % 8)) & 1 ? kept : acc_t(0);
+        dx[e] = static_cast<scalar_t>(static_cast<acc_t>(dy[e]) * m * gelu_slope(static_cast<acc_t>(x[e])));
     }
 }
 
-// One pass over x (and dy for the backward) in the dropout stream's chunks. Backward when dy is defined.
-torch::Tensor run(const torch::Tensor& x, const torch::Tensor& dy, const DropoutKey& key, double p) {
+// Forward: one pass over x in the dropout stream's chunks, the keep bits stored beside.
+torch::Tensor forward_pass(const torch::Tensor& x, const DropoutKey& key, double p, const torch::Tensor& bits) {
     const DropoutStream s = detail::make_stream(key, p);
-    const bool backward = dy.defined();
-    auto out = torch::empty_like(x, torch::MemoryFormat::Contiguous);
+    auto y = torch::empty_like(x, torch::MemoryFormat::Contiguous);
     // A threshold of 2^32 (p within 2^-32 of 1) keeps nothing; x * 0 keeps a non-finite input visible.
-    const bool none = s.threshold > 0xFFFFFFFFu;
-    const auto thr = static_cast<uint32_t>(none ? 0 : s.threshold);
-    const double kept = none ? 0.0 : 1.0 / (1.0 - p);
+    const auto thr = static_cast<uint32_t>(s.threshold > 0xFFFFFFFFu ? 0 : s.threshold);
+    const double kept = detail::kept_scale(p);
+    uint8_t* bp = bits.data_ptr<uint8_t>();
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, x.scalar_type(), "gelu_dropout", [&] {
         const scalar_t* xp = x.data_ptr<scalar_t>();
-        const scalar_t* dyp = backward ? dy.data_ptr<scalar_t>() : nullptr;
-        scalar_t* op = out.data_ptr<scalar_t>();
+        scalar_t* yp = y.data_ptr<scalar_t>();
         detail::for_each_chunk(s, x.numel(), [&](int64_t i0, int64_t n, const uint32_t* w) {
-            chunk<scalar_t>(xp + i0, dyp ? dyp + i0 : nullptr, w, n, thr, kept, op + i0);
+            detail::store_bits(w, n, thr, bp + i0 / 8);
+            forward_chunk<scalar_t>(xp + i0, w, n, thr, kept, yp + i0);
         });
     });
-    return out;
+    return y;
+}
+
+// Backward: one pass over x and dy with the forward's bits (no Philox).
+torch::Tensor backward_pass(const torch::Tensor& x, const torch::Tensor& dy, const torch::Tensor& bits, double p) {
+    auto dx = torch::empty_like(x, torch::MemoryFormat::Contiguous);
+    const double kept = detail::kept_scale(p);
+    const uint8_t* bp = bits.data_ptr<uint8_t>();
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, x.scalar_type(), "gelu_dropout_backward", [&] {
+        const scalar_t* xp = x.data_ptr<scalar_t>();
+        const scalar_t* dyp = dy.data_ptr<scalar_t>();
+        scalar_t* dxp = dx.data_ptr<scalar_t>();
+        at::parallel_for(0, (x.numel() + 63) / 64, 256, [&](int64_t c0, int64_t c1) {
+            backward_range<scalar_t>(xp, dyp, bp, 64 * c0, std::min(x.numel(), 64 * c1), kept, dxp);
+        });
+    });
+    return dx;
 }
 
 struct GeluDropoutFunction : public torch::autograd::Function<GeluDropoutFunction> {
     static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x_in, double p, int64_t seed, int64_t step,
                                  int64_t segment, int64_t layer, int64_t site) {
         const auto x = x_in.contiguous();
-        ctx->save_for_backward({x});
-        const DropoutKey key = detail::key_of(seed, step, segment, layer, site);
-        detail::save_key(ctx, p, key);
-        return run(x, {}, key, p);
+        const auto bits = detail::empty_bits(x.numel());
+        ctx->save_for_backward({x, bits});
+        ctx->saved_data["p"] = p;
+        return forward_pass(x, detail::key_of(seed, step, segment, layer, site), p, bits);
     }
 
     static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
         if (!grads[0].defined()) return {{}, {}, {}, {}, {}, {}, {}};
-        const auto x = ctx->get_saved_variables()[0];
-        const double p = detail::saved_p(ctx);
-        const DropoutKey key = detail::saved_key(ctx);
+        const auto saved = ctx->get_saved_variables();
+        const torch::Tensor &x = saved[0], &bits = saved[1];
+        const double p = ctx->saved_data["p"].toDouble();
         torch::Tensor gx;
         if (torch::GradMode::is_enabled()) {  // a graph of the backward is wanted: the differentiable composition
             const auto slope = 0.5 * (1 + torch::erf(x * kRsqrt2)) + x * torch::exp(-0.5 * x * x) * kRsqrt2Pi;
-            gx = keyed_dropout(grads[0], p, key) * slope;
+            gx = detail::masked_scale(grads[0], bits, detail::kept_scale(p)) * slope;
         } else {
-            gx = run(x, grads[0].contiguous(), key, p);
+            gx = backward_pass(x, grads[0].contiguous(), bits, p);
         }
         return {gx, {}, {}, {}, {}, {}, {}};
     }

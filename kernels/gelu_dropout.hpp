@@ -7,7 +7,8 @@
 //
 // keep is the mask of keyed_dropout (kernels/dropout.hpp) under the same key, so the result equals
 // keyed_dropout(torch::gelu(x), p, key) to float rounding, and AMRB's replay draws the same masks.
-// Saves x and the key: backward regenerates the mask in the same pass as gelu'(x). On an AVX2 CPU
+// Saves x and the keep mask as bits (1/32 of x): backward applies them in the same pass as gelu'(x),
+// without a second Philox pass. On an AVX2 CPU
 // float32 runs 8 elements per step through glibc's vector erff/expf (libmvec); other dtypes and CPUs
 // the scalar formula; other devices the two ops composed. p = 0 or !training: torch::gelu(x).
 #include <torch/torch.h>

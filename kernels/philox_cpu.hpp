@@ -22,10 +22,23 @@ double saved_p(torch::autograd::AutogradContext* ctx);
 // The stream of `k` with keep threshold ceil(p 2^32) (TORCH_CHECK p in [0, 1)).
 DropoutStream make_stream(const DropoutKey& k, double p);
 
+// Whether this CPU runs the AVX2 paths (checked once).
+bool have_avx2();
+
 // Philox of kLanes consecutive blocks j0 .. j0 + kLanes - 1, the words in element order:
 // w[4 l + r] = stream_block(s, j0 + l).w[r] (AVX2 where the CPU has it, bitwise the scalar).
 constexpr int kLanes = 16;
 void philox_lanes(uint64_t j0, const DropoutStream& s, uint32_t* w);
+
+// The keep mask of a forward pass as bits (bit i % 8 of byte i / 8), saved for its backward so that
+// the backward needs no second Philox pass: 1/32 of the activation's memory in float32.
+// The scale of a kept element, 1 / (1 - p); 0 where the threshold is 2^32 (nothing is kept).
+double kept_scale(double p);
+torch::Tensor empty_bits(int64_t numel);  // uint8 [ceil(numel / 8)]
+// Bits of elements [i0, i0 + n) of one chunk (i0 a multiple of 8): keep = w >= thr.
+void store_bits(const uint32_t* w, int64_t n, uint32_t thr, uint8_t* bits_at_i0);
+// out = g keep kept, keep from `bits` (one pass; differentiable in g, by the same product).
+torch::Tensor masked_scale(const torch::Tensor& g, const torch::Tensor& bits, double kept);
 
 // f(i0, n, w): the words w[0, n) of elements [i0, i0 + n), every element i < numel once, in chunks
 // of 4 kLanes (64) elements split across threads (a chunk never straddles two threads).

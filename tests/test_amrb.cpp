@@ -128,9 +128,21 @@ TEST_CASE("keyed dropout masks depend on the key alone", "[kernels]") {
     CHECK_THROWS(keyed_dropout(x, 1.0, key));
 }
 
-TEST_CASE("keyed dropout's backward regenerates the mask", "[kernels]") {
+TEST_CASE("keyed dropout's backward applies the forward's mask", "[kernels]") {
     const double p = 0.25;
     const DropoutKey key{1, 2, 3, 4, 5};
+    // The keep bits saved by the forward (64-element chunks, 8-wide vector body): tails of every length.
+    for (const int64_t n : {1, 7, 8, 9, 63, 64, 65, 1000, 4099}) {
+        for (const auto dtype : {torch::kFloat32, torch::kFloat64, torch::kBFloat16}) {
+            INFO("n = " << n << ", dtype " << dtype);
+            const auto xn = torch::randn({n}, dtype).requires_grad_(true);
+            const auto gn = torch::randn({n}, dtype);
+            keyed_dropout(xn, 0.5, key).backward(gn);
+            const auto keep = dropout_mask(key, n, 0.5);
+            const auto want = (gn.to(torch::kFloat64) * keep.to(torch::kFloat64) * 2.0).to(dtype);
+            CHECK(torch::equal(xn.grad(), want));
+        }
+    }
     const auto x = torch::randn({5, 7, 3}, torch::kFloat64).requires_grad_(true);
     const auto g = torch::randn({5, 7, 3}, torch::kFloat64);
     keyed_dropout(x, p, key).backward(g);
