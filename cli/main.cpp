@@ -12,6 +12,9 @@
 #include "core/log.hpp"
 #include "core/progress.hpp"
 #include "core/provenance.hpp"
+#ifdef RMAAT_WITH_TORCH
+#include "kernels/host_memory.hpp"
+#endif
 #include "rmaat/version.hpp"
 
 namespace {
@@ -31,6 +34,9 @@ int main(int argc, char** argv) {
     // Every HDF5 file is closed explicitly (RAII) before main returns; the library's own clean-up at exit
     // would only meet files whose close failed (a full disk), and HDF5 1.10 crashes on those.
     H5dont_atexit();
+#ifdef RMAAT_WITH_TORCH
+    rmaat::kernels::keep_freed_memory();  // no page faults for the activations of every step
+#endif
     rmaat::set_command_line(argc, argv);
     rmaat::install_stop_handlers();  // SIGINT/SIGTERM stop runs at a safe point (core/interrupt.hpp)
     CLI::App app{"rmaat: neuron-astrocyte simulation -> RMAAT macro model -> long-context transformer"};

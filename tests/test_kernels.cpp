@@ -2,6 +2,7 @@
 // product, against the implementation they replaced in layers/ (kept verbatim below as the oracle),
 // the plain-LibTorch reference and its autograd gradients. Adding a case is one row of kCases.
 #include <dlfcn.h>
+#include <sys/resource.h>
 #include <torch/torch.h>
 
 #include <cstring>
@@ -11,6 +12,7 @@
 
 #include "kernels/astro_attention.hpp"
 #include "kernels/decay_product.hpp"
+#include "kernels/host_memory.hpp"
 #include "kernels/threads.hpp"
 #include "tests/catch.hpp"
 
@@ -229,4 +231,32 @@ TEST_CASE("compute threads: torch's pool gets n, OpenBLAS's own pool one thread"
     if (blas_threads) CHECK(blas_threads() == 1);
     CHECK(set_compute_threads(0) == 2);  // 0 leaves torch's pool as it is
     CHECK(set_compute_threads(before) == before);
+}
+
+TEST_CASE("freed activations are reused without faulting their pages in again", "[kernels]") {
+    if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_")) {
+        WARN("the environment sets glibc's thresholds: skipped");
+        return;
+    }
+#if defined(__GLIBC__)
+    // Minor page faults of ten "steps" that each hold 32 activations of 256 KiB (2048 pages in all)
+    // and free them at the end, as a training step does.
+    auto faults_of_ten_steps = [] {
+        rusage before{}, after{};
+        getrusage(RUSAGE_SELF, &before);
+        for (int step = 0; step < 10; ++step) {
+            std::vector<torch::Tensor> held;
+            for (int i = 0; i < 32; ++i) held.push_back(torch::ones({1 << 16}, torch::kFloat32));
+        }
+        getrusage(RUSAGE_SELF, &after);
+        return after.ru_minflt - before.ru_minflt;
+    };
+    faults_of_ten_steps();
+    CHECK(faults_of_ten_steps() > 5000);  // glibc's default: the block goes back to the kernel each time
+    keep_freed_memory();
+    faults_of_ten_steps();  // the first step faults its pages in once
+    CHECK(faults_of_ten_steps() < 100);
+#else
+    WARN("not glibc: skipped");
+#endif
 }
