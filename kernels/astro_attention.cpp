@@ -87,6 +87,7 @@ struct AstroAttentionFunction : public torch::autograd::Function<AstroAttentionF
                                  const torch::Tensor& v, const torch::Tensor& mask_arg, const torch::Tensor& R_arg,
                                  bool has_mask, bool has_R, double alpha, double c, double eps, bool sigmoid_on_H) {
         const AstroAttentionOptions opt{alpha, c, eps, sigmoid_on_H};
+        c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);  // sums stay in fp32
         const torch::Tensor mask = has_mask ? mask_arg : torch::Tensor();
         const torch::Tensor R_phi = has_R ? R_arg : torch::Tensor();
         ctx->saved_data["has_mask"] = has_mask;
@@ -120,6 +121,7 @@ struct AstroAttentionFunction : public torch::autograd::Function<AstroAttentionF
         const double alpha = ctx->saved_data["alpha"].toDouble(), c = ctx->saved_data["c"].toDouble();
         const bool sigmoid_on_H = ctx->saved_data["sigmoid_on_H"].toBool();
         torch::NoGradGuard no_grad;
+        c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
         const torch::Tensor none;
         if (cuda_attention_applies(q, k, v_in)) {
             const AstroAttentionOptions opt{alpha, c, 0.0, sigmoid_on_H};  // eps is inside den already

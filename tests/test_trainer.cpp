@@ -130,6 +130,9 @@ TEST_CASE("[train] and [data] are checked with file, line and key", "[trainer][c
                ContainsSubstring("rsqrt"));
     CHECK_THAT(err("[train]\nbackprop = \"x\"\n[data]\ntask = \"listops-mini\"\ngenerate = true\n"),
                ContainsSubstring("amrb"));
+    CHECK_THAT(err("[train]\nprecision = \"fp16\"\n[data]\ntask = \"listops-mini\"\ngenerate = true\n"),
+               ContainsSubstring("t.toml:2") && ContainsSubstring("train.precision") && ContainsSubstring("bf16"));
+    CHECK(err("[train]\nprecision = \"bf16\"\n[data]\ntask = \"listops-mini\"\ngenerate = true\n").empty());
     CHECK_THAT(err("[train]\n[data]\ntask = \"nope\"\n"), ContainsSubstring("data.task"));
     CHECK_THAT(err("[train]\n[data]\ntask = \"listops-mini\"\n"), ContainsSubstring("data.train"));
     CHECK_THAT(err("[train]\n[data]\ntask = \"image\"\ngenerate = true\n"), ContainsSubstring("no generator"));

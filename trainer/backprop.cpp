@@ -11,9 +11,19 @@ namespace {
 
 using torch::Tensor;
 
-BackpropResult bptt(layers::ModelImpl& model, const BatchTensors& b) {
-    const ModelOutput out = forward(model, b.tokens, b.mask, b.tokens2, b.mask2);
-    const auto loss = torch::nn::functional::cross_entropy(out.logits, b.labels);
+// The device type the model's forward runs on (autocast's scope).
+c10::DeviceType device_of(const BatchTensors& b) {
+    return b.tokens.device().type();
+}
+
+BackpropResult bptt(layers::ModelImpl& model, const BatchTensors& b, Precision precision) {
+    ModelOutput out;
+    torch::Tensor loss;
+    {
+        AutocastScope autocast(precision, device_of(b));
+        out = forward(model, b.tokens, b.mask, b.tokens2, b.mask2);
+        loss = torch::nn::functional::cross_entropy(out.logits, b.labels);
+    }
     loss.backward();
     return {loss.detach(), out.logits.detach()};
 }
@@ -37,7 +47,8 @@ Tensor memory_input(layers::ModelImpl& model, const Document& d, int64_t t) {
 }
 
 Document run_forward(layers::ModelImpl& model, const Tensor& tokens, const Tensor& mask,
-                     const std::vector<Tensor>& features, int64_t segment_base) {
+                     const std::vector<Tensor>& features, int64_t segment_base, Precision precision) {
+    AutocastScope autocast(precision, tokens.device().type());
     Document d;
     d.plan = plan_segments(model.options(), tokens, mask, segment_base);
     const int64_t T = d.plan.T;
@@ -61,7 +72,8 @@ Document run_forward(layers::ModelImpl& model, const Tensor& tokens, const Tenso
 
 // Segments T-2 .. 0 after the loss's backward: recompute segment t with a graph (same dropout key),
 // back-propagate {contribution_t, mem_{t+1}} with {dL/du, g_{t+1}} in one call, pass g_t on.
-void replay(layers::ModelImpl& model, Document d, const std::vector<Tensor>& features, const AmrbFault& fault) {
+void replay(layers::ModelImpl& model, Document d, const std::vector<Tensor>& features, const AmrbFault& fault,
+            Precision precision) {
     d.plan.segment_base += fault.replay_segment_shift;
     const int64_t T = d.plan.T;
     if (T < 2) return;
@@ -69,7 +81,11 @@ void replay(layers::ModelImpl& model, Document d, const std::vector<Tensor>& fea
     Tensor g = d.last_in.defined() ? d.last_in.grad() : Tensor();
     for (int64_t t = T - 2; t >= 0; --t) {
         const Tensor in = memory_input(model, d, t);
-        const SegmentStep s = step_segment(model, d.plan, t, in, features);
+        SegmentStep s;
+        {
+            AutocastScope autocast(precision, in.defined() ? in.device().type() : d.plan.tokens.device().type());
+            s = step_segment(model, d.plan, t, in, features);
+        }
         std::vector<Tensor> outputs, grads;
         if (du.defined()) {
             outputs.push_back(s.contribution);
@@ -86,8 +102,8 @@ void replay(layers::ModelImpl& model, Document d, const std::vector<Tensor>& fea
 
 }  // namespace
 
-BackpropResult amrb(layers::ModelImpl& model, const BatchTensors& b, const AmrbFault& fault) {
-    if (!model.options().recurrent()) return bptt(model, b);  // one step: nothing to replay
+BackpropResult amrb(layers::ModelImpl& model, const BatchTensors& b, const AmrbFault& fault, Precision precision) {
+    if (!model.options().recurrent()) return bptt(model, b, precision);  // one step: nothing to replay
     const bool match = model.options().head == layers::Head::match;
     TORCH_CHECK(!match || (b.tokens2.defined() && b.mask2.defined()), "model: head \"match\" needs a second document");
     // phi(P_rel W_R) once; every segment reads the same leaves, whose .grad sums over the replays.
@@ -95,15 +111,20 @@ BackpropResult amrb(layers::ModelImpl& model, const BatchTensors& b, const AmrbF
     std::vector<Tensor> leaves;
     for (const auto& f : features) leaves.push_back(f.defined() ? f.detach().requires_grad_(true) : f);
 
-    const Document u = run_forward(model, b.tokens, b.mask, leaves, 0);
+    const Document u = run_forward(model, b.tokens, b.mask, leaves, 0, precision);
     std::optional<Document> v;
-    if (match) v = run_forward(model, b.tokens2, b.mask2, leaves, layers::ModelImpl::kSecondDocumentSegments);
-    const auto logits = model.head(u.u, v ? v->u : Tensor());
-    const auto loss = torch::nn::functional::cross_entropy(logits, b.labels);
+    if (match)
+        v = run_forward(model, b.tokens2, b.mask2, leaves, layers::ModelImpl::kSecondDocumentSegments, precision);
+    Tensor logits, loss;
+    {
+        AutocastScope autocast(precision, device_of(b));
+        logits = model.head(u.u, v ? v->u : Tensor());
+        loss = torch::nn::functional::cross_entropy(logits, b.labels);
+    }
     loss.backward();  // the head, both documents' last segments, dL/du into the leaves `rest`
 
-    replay(model, u, leaves, fault);
-    if (v) replay(model, *v, leaves, fault);
+    replay(model, u, leaves, fault, precision);
+    if (v) replay(model, *v, leaves, fault, precision);
 
     std::vector<Tensor> outputs, grads;  // once through P_rel W_R
     for (size_t i = 0; i < features.size(); ++i) {
@@ -115,11 +136,12 @@ BackpropResult amrb(layers::ModelImpl& model, const BatchTensors& b, const AmrbF
     return {loss.detach(), logits.detach()};
 }
 
-BackpropResult backprop(layers::ModelImpl& model, const BatchTensors& batch, Backprop method, const StepKey& key) {
+BackpropResult backprop(layers::ModelImpl& model, const BatchTensors& batch, Backprop method, const StepKey& key,
+                        Precision precision) {
     model.set_dropout_step(key.seed, key.step);
     switch (method) {
-        case Backprop::bptt: return bptt(model, batch);
-        case Backprop::amrb: return amrb(model, batch);
+        case Backprop::bptt: return bptt(model, batch, precision);
+        case Backprop::amrb: return amrb(model, batch, {}, precision);
     }
     throw std::logic_error("backprop: unknown method");
 }

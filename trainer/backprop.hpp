@@ -14,6 +14,7 @@
 
 #include "core/choices.hpp"
 #include "layers/model.hpp"
+#include "trainer/precision.hpp"
 
 namespace rmaat::trainer {
 
@@ -42,8 +43,10 @@ struct BackpropResult {
 
 // Accumulates d loss / d parameters into .grad (call zero_grad before). The model must be in
 // training mode for dropout to act. Sets the model's dropout step from `key`; the recurrence sets
-// the segment before each segment, so both methods draw the same masks.
-BackpropResult backprop(layers::ModelImpl& model, const BatchTensors& batch, Backprop method, const StepKey& key);
+// the segment before each segment, so both methods draw the same masks. `precision` bf16 runs the
+// forward passes under autocast (trainer/precision.hpp), the backward passes outside it.
+BackpropResult backprop(layers::ModelImpl& model, const BatchTensors& batch, Backprop method, const StepKey& key,
+                        Precision precision = Precision::fp32);
 
 // AMRB (docs/design.md section 6.1): a graph-free pass through segments 0..T-2 keeping only the
 // memories entering each segment, segment T-1 and the head with a graph, then segments T-2..0
@@ -55,6 +58,7 @@ struct AmrbFault {
     int64_t replay_segment_shift = 0;   // replay under other dropout segment ids than the forward pass
     bool drop_memory_gradient = false;  // pass no g_{t+1} into the replayed segment (truncated BPTT)
 };
-BackpropResult amrb(layers::ModelImpl& model, const BatchTensors& batch, const AmrbFault& fault = {});
+BackpropResult amrb(layers::ModelImpl& model, const BatchTensors& batch, const AmrbFault& fault = {},
+                    Precision precision = Precision::fp32);
 
 }  // namespace rmaat::trainer

@@ -53,6 +53,7 @@ RunConfig read_run_config(const Config& cfg, const std::string& config_dir) {
     c.checkpoint_every = t.get_int("checkpoint_every", d.checkpoint_every, Range::closed(0, 1e12));
     c.seed = static_cast<uint64_t>(t.get_int("seed", static_cast<int64_t>(d.seed), Range::closed(0, 9.0e15)));
     c.backprop = get_choice(t, "backprop", d.backprop, kBackprops);
+    c.precision = get_choice(t, "precision", d.precision, kPrecisions);
     c.threads = t.get_int("threads", d.threads, Range::closed(0, 4096));
     c.time_budget_s = t.get_double("time_budget_s", d.time_budget_s, Range::non_negative());
     c.device = t.get_string("device", d.device);

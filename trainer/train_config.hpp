@@ -19,6 +19,7 @@
 //   time_budget_s = 0       stop after this much wall time (0 = none)
 //   device = "cpu"          cpu | cuda | cuda:N: where the model and batches live (the CUDA kernels of
 //                           kernels/cuda/ serve CUDA tensors in a build with a CUDA LibTorch)
+//   precision = "fp32"      fp32 | bf16: bf16 autocast for the forward passes (trainer/precision.hpp)
 //
 //   [data]
 //   task = "listops-mini"   a row of the task registry (tasks/registry.hpp)
@@ -37,6 +38,7 @@
 #include "tasks/dataset.hpp"
 #include "trainer/backprop.hpp"
 #include "trainer/optim.hpp"
+#include "trainer/precision.hpp"
 
 namespace rmaat::trainer {
 
@@ -52,6 +54,7 @@ struct TrainConfig {
     int64_t threads = 0;
     double time_budget_s = 0.0;
     std::string device = "cpu";
+    Precision precision = Precision::fp32;
 };
 
 // cpu, cuda or cuda:N: the names [train] device and `rmaat train --device` accept.

@@ -160,7 +160,8 @@ void write_run_attrs(const h5::Group& root, const Session& s) {
     root.attr("config_source", s.config_source);
     root.attr("config_dir", s.config_dir);
     root.attr("task", s.rc.data.task);
-    root.attr("device", s.device.str());                               // where it trained (the config's, or --device's)
+    root.attr("device", s.device.str());  // where it trained (the config's, or --device's)
+    root.attr("precision", std::string(kPrecisions.name(s.rc.train.precision)));
     root.attr("world_size", static_cast<std::int64_t>(s.world.size));  // data-parallel ranks of the last (re)start
     root.attr("data_train", s.data_files[0]);
     root.attr("data_val", s.data_files[1]);
@@ -202,7 +203,7 @@ void prepare(Session& s, const Config& cfg, bool progress) {
 }
 
 EvalRow validate(layers::ModelImpl& model, const RunData& d, const TrainConfig& tc, int64_t step, DataParallel* dp) {
-    const EvalResult r = evaluate(model, d.val, tc.batch_size, tc.eval_batches, dp);
+    const EvalResult r = evaluate(model, d.val, tc.batch_size, tc.eval_batches, dp, tc.precision);
     return {static_cast<double>(step), r.loss, r.accuracy};
 }
 
@@ -215,7 +216,7 @@ void check_train_config(const Config& cfg, const std::string& config_dir) {
 }
 
 EvalResult evaluate(layers::ModelImpl& model, const tasks::Dataset& data, int64_t batch_size, int64_t max_batches,
-                    DataParallel* dp) {
+                    DataParallel* dp, Precision precision) {
     EvalResult r;
     const int64_t C = model.options().n_classes;
     r.n_classes = C;
@@ -246,7 +247,11 @@ EvalResult evaluate(layers::ModelImpl& model, const tasks::Dataset& data, int64_
         }
         if (b->B == 0) continue;
         const BatchTensors t = to_tensors(*b, device);
-        const auto logits = forward(model, t.tokens, t.mask, t.tokens2, t.mask2).logits;
+        torch::Tensor logits;
+        {
+            AutocastScope autocast(precision, device.type());
+            logits = forward(model, t.tokens, t.mask, t.tokens2, t.mask2).logits.to(torch::kFloat);
+        }
         loss_sum += torch::nn::functional::cross_entropy(
                         logits, t.labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                         .item<double>();
@@ -563,7 +568,7 @@ TrainResult train(const TrainRequest& req) {
         if (dp) dp->begin_backward(s.params, share, tc.backprop == Backprop::bptt);
         if (mine->B > 0) {
             const BatchTensors bt = to_tensors(*mine, s.device);
-            const BackpropResult res = backprop(*s.model, bt, tc.backprop, StepKey{dropout_seed, step});
+            const BackpropResult res = backprop(*s.model, bt, tc.backprop, StepKey{dropout_seed, step}, tc.precision);
             loss = res.loss.item<double>();
             acc = res.logits.argmax(1).eq(bt.labels).to(torch::kDouble).mean().item<double>();
         }
@@ -658,7 +663,7 @@ TrainResult train(const TrainRequest& req) {
             }
             weights = fmt::format("best (step {})", s.state.best_step);
         }
-        result.test = evaluate(*s.model, s.data.test, tc.batch_size, 0, s.dp);
+        result.test = evaluate(*s.model, s.data.test, tc.batch_size, 0, s.dp, tc.precision);
         if (lead) write_eval(*root, result.test, "test", weights);
         torch::NoGradGuard no_grad;
         for (size_t i = 0; i < final_params.size(); ++i) s.params[i].copy_(final_params[i]);

@@ -28,6 +28,7 @@
 #include "layers/model.hpp"
 #include "tasks/dataset.hpp"
 #include "trainer/data_parallel.hpp"
+#include "trainer/precision.hpp"
 
 namespace rmaat::trainer {
 
@@ -64,9 +65,9 @@ TrainResult train(const TrainRequest& req);
 
 // Accuracy, loss, confusion and per-length accuracy of `model` on `data` (eval mode, no gradients).
 // max_batches 0: all. With `dp`, each rank evaluates its rows of every batch and the counts are summed
-// (every rank gets the whole result).
+// (every rank gets the whole result). `precision` as the training's forward passes.
 EvalResult evaluate(layers::ModelImpl& model, const tasks::Dataset& data, int64_t batch_size, int64_t max_batches = 0,
-                    DataParallel* dp = nullptr);
+                    DataParallel* dp = nullptr, Precision precision = Precision::fp32);
 void write_eval(const h5::Group& root, const EvalResult& r, const std::string& split, const std::string& weights);
 std::string format_eval(const EvalResult& r);
 
