@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #ifdef RMAAT_HAVE_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
@@ -131,6 +132,20 @@ torch::Tensor cuda_keyed_dropout(const torch::Tensor& x_in, const DropoutStream&
     return y;
 }
 
+// index < 0: the current device (a torch::Device "cuda" without an index).
+c10::DeviceIndex device_or_current(int index) {
+    return index < 0 ? c10::cuda::current_device() : static_cast<c10::DeviceIndex>(index);
+}
+
+int64_t cuda_max_memory_allocated(int index) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device_or_current(index));
+    return stats.allocated_bytes[0].peak;  // [0]: StatType::AGGREGATE (all pools)
+}
+
+void cuda_reset_max_memory_allocated(int index) {
+    c10::cuda::CUDACachingAllocator::resetPeakStats(device_or_current(index));
+}
+
 #else  // no CUDA kernels in this build: the LibTorch paths serve every device
 
 bool cuda_kernels_built() {
@@ -160,6 +175,12 @@ bool cuda_dropout_applies(const torch::Tensor&) {
 torch::Tensor cuda_keyed_dropout(const torch::Tensor&, const DropoutStream&, double) {
     throw std::runtime_error("keyed_dropout: this build has no CUDA kernels");
 }
+
+int64_t cuda_max_memory_allocated(int) {
+    return -1;
+}
+
+void cuda_reset_max_memory_allocated(int) {}
 
 #endif
 

@@ -39,4 +39,9 @@ torch::Tensor cuda_decay_product(const torch::Tensor& W, double scale);
 bool cuda_dropout_applies(const torch::Tensor& x);
 torch::Tensor cuda_keyed_dropout(const torch::Tensor& x, const DropoutStream& s, double scale);
 
+// LibTorch's CUDA caching allocator on device `index`: the peak of allocated bytes since the last reset
+// (torch.cuda.max_memory_allocated), and that reset. -1 and nothing in a build without CUDA.
+int64_t cuda_max_memory_allocated(int index);
+void cuda_reset_max_memory_allocated(int index);
+
 }  // namespace rmaat::kernels

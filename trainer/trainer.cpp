@@ -20,6 +20,7 @@
 #include "core/log.hpp"
 #include "core/progress.hpp"
 #include "core/provenance.hpp"
+#include "kernels/cuda_dispatch.hpp"
 #include "kernels/threads.hpp"
 #include "tasks/batch.hpp"
 #include "trainer/backprop.hpp"
@@ -548,6 +549,7 @@ TrainResult train(const TrainRequest& req) {
                                            signal_name(sig), s.state.step, ckpt, req.out,
                                            run ? run->working_path() : std::string("(written by rank 0)")));
     };
+    if (s.device.is_cuda()) kernels::cuda_reset_max_memory_allocated(s.device.index());
     while (s.state.step < tc.steps) {
         if (const int sig = dp ? agreed_signal : stop_signal()) stop_here(sig);
         if (!batcher.next(batch) && !batcher.next(batch)) throw RunError("the training split yields no batch");
@@ -647,6 +649,9 @@ TrainResult train(const TrainRequest& req) {
         write_model(*root, *s.model, s.best, s.state.best_step);
         write_optimizer(*root, *s.opt, s.names);
         write_state(*root, s.state, false);
+        if (s.device.is_cuda())  // max_memory_allocated of this (re)start's training loop
+            root->attr("peak_device_memory_mb",
+                       static_cast<double>(kernels::cuda_max_memory_allocated(s.device.index())) / (1 << 20));
         stream.flush();
     }
     TrainResult result;
