@@ -76,6 +76,7 @@ void run_training(trainer::TrainRequest req, int nproc, double timeout_s) {
     log::info("training {} -> {}", req.resume ? "(resume)" : req.config_source, req.out);
     const trainer::TrainResult r = trainer::train(req);
     if (r.test.n > 0 && req.world.rank == 0) fmt::print("test {}", trainer::format_eval(r.test));
+    if (r.peak_device_memory_mb >= 0) log::info("peak device memory {:.1f} MiB", r.peak_device_memory_mb);
     log::info("wrote {} ({} steps)", r.run_file, r.steps);
 }
 

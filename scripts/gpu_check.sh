@@ -20,17 +20,29 @@ configure() {
   cmake -S . -B "$build" -G "$generator" -DCMAKE_BUILD_TYPE=Release -DRMAAT_CUDA=ON \
     -DCMAKE_PREFIX_PATH="$prefix" ${CUDA_ARCH:+-DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCH} "$@"
 }
+whole=
 if configure -DRMAAT_KERNELS_ONLY=OFF > "$build.configure.log" 2>&1; then
   echo "gpu_check: whole project"
+  whole=1
 else
   echo "gpu_check: the whole project does not configure here ($(grep -m1 -i 'could not find\|error' "$build.configure.log")); kernels only"
   rm -rf "$build"
   configure -DRMAAT_KERNELS_ONLY=ON
 fi
-cmake --build "$build" -j "$(nproc)" --target test_cuda gpu_attention_bench test_kernels
+cmake --build "$build" -j "$(nproc)" --target test_cuda gpu_attention_bench test_kernels ${whole:+rmaat}
 echo "gpu_check: built in $((SECONDS - start)) s"
 (cd "$build" && ctest -L gpu --output-on-failure -j 1) || status=$?
 (cd "$build" && ctest -L kernels --output-on-failure -j "$(nproc)") || status=$?
 "$build/kernels/gpu_attention_bench" $quick
+if [ -n "$whole" ]; then  # the trainer on the GPU: ListOps-mini, 300 steps, fp32 and bf16 (peak memory, accuracy)
+  for precision in fp32 bf16; do
+    sed -e "/^\[train\]/a precision = \"$precision\"" -e 's/^steps = .*/steps = 300/' \
+      examples/listops_mini.toml > "$build/gpu_$precision.toml"
+    t0=$SECONDS
+    "$build/rmaat" train "$build/gpu_$precision.toml" -o "$build/gpu_$precision.h5" --device cuda --no-progress -f \
+      2>&1 | grep -E "peak device memory|^test|accuracy =|error" || status=1
+    echo "gpu_check: train $precision on cuda: $((SECONDS - t0)) s"
+  done
+fi
 echo "gpu_check: total $((SECONDS - start)) s"
 exit "${status:-0}"

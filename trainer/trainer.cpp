@@ -649,12 +649,14 @@ TrainResult train(const TrainRequest& req) {
         write_model(*root, *s.model, s.best, s.state.best_step);
         write_optimizer(*root, *s.opt, s.names);
         write_state(*root, s.state, false);
-        if (s.device.is_cuda())  // max_memory_allocated of this (re)start's training loop
-            root->attr("peak_device_memory_mb",
-                       static_cast<double>(kernels::cuda_max_memory_allocated(s.device.index())) / (1 << 20));
         stream.flush();
     }
     TrainResult result;
+    if (s.device.is_cuda()) {  // max_memory_allocated of this (re)start's training loop
+        result.peak_device_memory_mb =
+            static_cast<double>(kernels::cuda_max_memory_allocated(s.device.index())) / (1 << 20);
+        if (lead) root->attr("peak_device_memory_mb", result.peak_device_memory_mb);
+    }
     result.steps = s.state.step;
     result.run_file = req.out;
     if (!s.data.test.examples.empty()) {

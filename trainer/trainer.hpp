@@ -56,6 +56,7 @@ struct TrainResult {
     int64_t steps = 0;
     EvalResult test;  // n = 0 without a test split
     std::string run_file;
+    double peak_device_memory_mb = -1;  // CUDA: max_memory_allocated of the training loop; -1 on the CPU
 };
 
 // Validates a training config (tables [train], [data], [model]) without reading data: for the pipeline's
