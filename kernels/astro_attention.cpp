@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "kernels/astro_attention_cpu.hpp"
 #include "kernels/cuda_dispatch.hpp"
 
 namespace rmaat::kernels {
@@ -100,6 +101,11 @@ struct AstroAttentionFunction : public torch::autograd::Function<AstroAttentionF
             ctx->save_for_backward({q, k, v, mask_arg, R_arg, st.H, st.ksum, st.g, st.den});
             return st.out;
         }
+        if (cpu_attention_applies(q, k, v)) {  // fp32/fp64 CPU tensors: kernels/astro_attention_cpu.hpp
+            AttentionState st = cpu_attention_forward(q, k, v, mask, R_phi, opt);
+            ctx->save_for_backward({q, k, v, mask_arg, R_arg, st.H, st.ksum, st.g, st.den});
+            return st.out;
+        }
         Forward f = forward_pass(q, k, v, mask, R_phi, opt);
         ctx->save_for_backward({q, k, v, mask_arg, R_arg, f.H, f.ksum, f.g, f.den});
         return f.out.to(q.scalar_type());
@@ -126,6 +132,11 @@ struct AstroAttentionFunction : public torch::autograd::Function<AstroAttentionF
         if (cuda_attention_applies(q, k, v_in)) {
             const AstroAttentionOptions opt{alpha, c, 0.0, sigmoid_on_H};  // eps is inside den already
             const auto d = cuda_attention_backward(q, k, v_in, mask, R_phi, grads[0], {{}, H, ksum, g, den}, opt);
+            return {d[0], d[1], d[2], none, d[3], none, none, none, none, none, none};
+        }
+        if (cpu_attention_applies(q, k, v_in)) {
+            const AstroAttentionOptions opt{alpha, c, 0.0, sigmoid_on_H};
+            const auto d = cpu_attention_backward(q, k, v_in, mask, R_phi, grads[0], {{}, H, ksum, g, den}, opt);
             return {d[0], d[1], d[2], none, d[3], none, none, none, none, none, none};
         }
         const auto acc = accumulate_type(q);

@@ -13,7 +13,8 @@
 //
 // astro_attention() is the one call layers/ makes: a torch::autograd::Function whose forward and
 // hand-written backward are plain LibTorch ops (any device), or, for fp32/bf16/fp16 CUDA tensors in a
-// build with them, the CUDA kernels of kernels/cuda/ (kernels/cuda_dispatch.hpp decides). It saves only its inputs and
+// build with them, the CUDA kernels of kernels/cuda/ (kernels/cuda_dispatch.hpp decides), or, for fp32 CPU
+// tensors with m = d_h in {16, 32, 64}, the AVX2 loops of kernels/astro_attention_cpu.hpp. It saves only its inputs and
 // the small m x d_h state, not the N-sized intermediates autograd would keep. Under autocast (bf16
 // training) it takes the cast inputs and still sums in fp32: autocast is off inside. astro_attention_reference() is the same
 // maths as plain differentiable ops: the reference the fast paths are tested against.

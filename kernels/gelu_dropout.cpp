@@ -8,14 +8,7 @@
 
 #include "kernels/philox_cpu.hpp"
 
-// glibc >= 2.35's libmvec has 8-wide AVX2 erff and expf (the variants GCC's vectorizer calls).
-#if defined(RMAAT_HAVE_MVEC) && defined(__x86_64__) && defined(__GLIBC__) && \
-    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35)) && (defined(__GNUC__) || defined(__clang__))
-#define RMAAT_GELU_MVEC 1
-#include <immintrin.h>
-extern "C" __attribute__((target("avx2"))) __m256 _ZGVdN8v_erff(__m256);
-extern "C" __attribute__((target("avx2"))) __m256 _ZGVdN8v_expf(__m256);
-#endif
+#include "kernels/vector_math.hpp"
 
 namespace rmaat::kernels {
 
@@ -36,7 +29,7 @@ T gelu_slope(T x) {
     return T(0.5) * (T(1) + std::erf(x * T(kRsqrt2))) + x * std::exp(T(-0.5) * x * x) * T(kRsqrt2Pi);
 }
 
-#ifdef RMAAT_GELU_MVEC
+#ifdef RMAAT_VECTOR_MATH
 // keep (all bits) where w >= thr, unsigned: max(w, thr) == w.
 __attribute__((target("avx2"))) inline __m256 keep_mask(const uint32_t* w, __m256i thr) {
     const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
@@ -89,7 +82,7 @@ void forward_chunk(const scalar_t* x, const uint32_t* w, int64_t n, uint32_t thr
     using acc_t = std::conditional_t<std::is_same_v<scalar_t, double>, double, float>;
     const auto kept = static_cast<acc_t>(kept_d);
     int64_t e = 0;
-#ifdef RMAAT_GELU_MVEC
+#ifdef RMAAT_VECTOR_MATH
     if constexpr (std::is_same_v<scalar_t, float>) {
         if (have_avx2()) {
             e = n & ~int64_t{7};
@@ -107,7 +100,7 @@ void backward_range(const scalar_t* x, const scalar_t* dy, const uint8_t* bits, 
                     scalar_t* dx) {
     using acc_t = std::conditional_t<std::is_same_v<scalar_t, double>, double, float>;
     const auto kept = static_cast<acc_t>(kept_d);
-#ifdef RMAAT_GELU_MVEC
+#ifdef RMAAT_VECTOR_MATH
     if constexpr (std::is_same_v<scalar_t, float>) {
         if (have_avx2()) {  // e is a multiple of 64 here
             const int64_t n = (end - e) & ~int64_t{7};

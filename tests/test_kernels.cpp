@@ -260,3 +260,65 @@ TEST_CASE("freed activations are reused without faulting their pages in again", 
     WARN("not glibc: skipped");
 #endif
 }
+
+TEST_CASE("the CPU kernel (fp32, m = d_h in {16, 32, 64}) against the fp64 reference, on the layer's strided views",
+          "[kernels]") {
+    // q, k and v as the layer makes them: views of one [B, N, 3 H w] product (not contiguous).
+    struct KernelCase {
+        std::string name;
+        int64_t B, H, N, w, span;
+        int pad;
+        double alpha;
+        bool sigmoid;
+    };
+    const std::vector<KernelCase> cases{
+        {"w 16, astro, padding", 3, 4, 37, 16, 40, 5, 0.25, false},
+        {"w 32, astro, a sample with no real token", 2, 2, 9, 32, 9, 9, 0.55, false},
+        {"w 64, sigmoid on H", 2, 1, 20, 64, 24, 2, 0.25, true},
+        {"w 16, linear (alpha 1, c 1, no R)", 2, 2, 13, 16, 0, 3, 1.0, false},
+    };
+    for (const auto& c : cases) {
+        DYNAMIC_SECTION(c.name) {
+            torch::manual_seed(3);
+            const auto qkv = torch::randn({c.B, c.N, 3 * c.H * c.w}).requires_grad_(true);
+            const auto parts = qkv.split(c.H * c.w, -1);
+            auto view = [&](int i) { return parts[static_cast<size_t>(i)].view({c.B, c.N, c.H, c.w}).transpose(1, 2); };
+            const auto q = view(0), k = view(1), v = view(2);
+            torch::Tensor mask, R;
+            if (c.pad > 0) {
+                mask = torch::ones({c.B, c.N}, torch::kBool);
+                mask[0].narrow(0, c.N - c.pad, c.pad).fill_(false);
+            }
+            if (c.span > 0) R = (torch::rand({c.H, c.span, c.w}) + 0.1).requires_grad_(true);
+            AstroAttentionOptions opt;
+            opt.alpha = c.alpha;
+            opt.c = c.span == 0 ? 1.0 : 1.0 / double(c.w);
+            opt.sigmoid_on_H = c.sigmoid;
+            const auto out = astro_attention(q, k, v, mask, R, opt);
+            // The reference in fp64 on the same values.
+            const auto qkv64 = qkv.detach().to(torch::kDouble).requires_grad_(true);
+            const auto p64 = qkv64.split(c.H * c.w, -1);
+            auto view64 = [&](int i) { return p64[static_cast<size_t>(i)].view({c.B, c.N, c.H, c.w}).transpose(1, 2); };
+            const auto R64 = R.defined() ? R.detach().to(torch::kDouble).requires_grad_(true) : torch::Tensor();
+            const auto ref = astro_attention_reference(view64(0), view64(1), view64(2), mask, R64, opt);
+            CHECK(out.scalar_type() == torch::kFloat);
+            CHECK(max_rel_err(out, ref) < 1e-5);
+            const auto w = torch::randn({c.B, c.H, c.N, c.w}, torch::kDouble);
+            std::vector<torch::Tensor> wrt{qkv}, wrt64{qkv64};
+            if (R.defined()) {
+                wrt.push_back(R);
+                wrt64.push_back(R64);
+            }
+            const auto g = torch::autograd::grad({(out.to(torch::kDouble) * w).sum()}, wrt);
+            const auto g64 = torch::autograd::grad({(ref * w).sum()}, wrt64);
+            for (size_t i = 0; i < g.size(); ++i) {
+                INFO((i == 0 ? "d qkv" : "d R_phi"));
+                CHECK(max_rel_err(g[i], g64[i]) < 1e-5);
+            }
+            if (c.pad > 0) {  // padded keys and values get no gradient
+                const auto dqkv = g[0][0].narrow(0, c.N - c.pad, c.pad).narrow(-1, c.H * c.w, 2 * c.H * c.w);
+                CHECK(dqkv.abs().max().item<double>() == 0.0);
+            }
+        }
+    }
+}
