@@ -262,7 +262,8 @@ torch::Tensor r_rows(const torch::Tensor& R_phi, int64_t N) {
 }  // namespace
 
 bool cpu_attention_applies(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
-    if (!detail::have_avx2() || !__builtin_cpu_supports("fma")) return false;
+    static const bool fma = detail::have_avx2() && __builtin_cpu_supports("fma");
+    if (!fma) return false;
     const int64_t w = q.size(3);
     return q.device().is_cpu() && k.device().is_cpu() && v.device().is_cpu() && q.scalar_type() == torch::kFloat &&
            k.scalar_type() == torch::kFloat && v.scalar_type() == torch::kFloat && v.size(3) == w &&

@@ -84,16 +84,11 @@ __attribute__((target("avx2"))) void philox_lanes_avx2(uint64_t j0, const Stream
     }
 }
 
-// keep (all bits) where w >= thr, unsigned: max(w, thr) == w.
-__attribute__((target("avx2"))) inline __m256 keep_lanes(const uint32_t* w, __m256i thr) {
-    const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
-    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_max_epu32(wv, thr), wv));
-}
-
 // n a multiple of 8: one byte of keep bits per 8 words.
 __attribute__((target("avx2"))) void store_bits_avx2(const uint32_t* w, int64_t n, uint32_t thr, uint8_t* bits) {
     const __m256i t = _mm256_set1_epi32(static_cast<int>(thr));
-    for (int64_t e = 0; e < n; e += 8) bits[e / 8] = static_cast<uint8_t>(_mm256_movemask_ps(keep_lanes(w + e, t)));
+    for (int64_t e = 0; e < n; e += 8)
+        bits[e / 8] = static_cast<uint8_t>(_mm256_movemask_ps(detail::keep_of_words(w + e, t)));
 }
 
 // n a multiple of 8: y = x (keep ? kept : 0), keep from the words.
@@ -102,19 +97,17 @@ __attribute__((target("avx2"))) void apply_words_avx2(const float* x, const uint
     const __m256i t = _mm256_set1_epi32(static_cast<int>(thr));
     const __m256 k = _mm256_set1_ps(kept);
     for (int64_t e = 0; e < n; e += 8)
-        _mm256_storeu_ps(y + e, _mm256_mul_ps(_mm256_loadu_ps(x + e), _mm256_and_ps(keep_lanes(w + e, t), k)));
+        _mm256_storeu_ps(y + e,
+                         _mm256_mul_ps(_mm256_loadu_ps(x + e), _mm256_and_ps(detail::keep_of_words(w + e, t), k)));
 }
 
 // n a multiple of 8: y = g (keep ? kept : 0), keep from the bits (bit l of byte e / 8 is element e + l).
 __attribute__((target("avx2"))) void apply_bits_avx2(const float* g, const uint8_t* bits, int64_t n, float kept,
                                                      float* y) {
-    const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
     const __m256 k = _mm256_set1_ps(kept);
-    for (int64_t e = 0; e < n; e += 8) {
-        const __m256i b = _mm256_and_si256(_mm256_set1_epi32(bits[e / 8]), sel);
-        const __m256 keep = _mm256_castsi256_ps(_mm256_cmpeq_epi32(b, sel));
-        _mm256_storeu_ps(y + e, _mm256_mul_ps(_mm256_loadu_ps(g + e), _mm256_and_ps(keep, k)));
-    }
+    for (int64_t e = 0; e < n; e += 8)
+        _mm256_storeu_ps(y + e,
+                         _mm256_mul_ps(_mm256_loadu_ps(g + e), _mm256_and_ps(detail::keep_of_byte(bits[e / 8]), k)));
 }
 #endif
 

@@ -30,12 +30,6 @@ T gelu_slope(T x) {
 }
 
 #ifdef RMAAT_VECTOR_MATH
-// keep (all bits) where w >= thr, unsigned: max(w, thr) == w.
-__attribute__((target("avx2"))) inline __m256 keep_mask(const uint32_t* w, __m256i thr) {
-    const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
-    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_max_epu32(wv, thr), wv));
-}
-
 // y[0, n) for n a multiple of 8: gelu(x) (keep ? kept : 0).
 __attribute__((target("avx2"))) void forward_avx2(const float* x, const uint32_t* w, int64_t n, uint32_t thr,
                                                   float kept, float* y) {
@@ -46,14 +40,8 @@ __attribute__((target("avx2"))) void forward_avx2(const float* x, const uint32_t
         const __m256 xv = _mm256_loadu_ps(x + e);
         const __m256 g =
             _mm256_mul_ps(_mm256_mul_ps(half, xv), _mm256_add_ps(one, _ZGVdN8v_erff(_mm256_mul_ps(xv, rs2))));
-        _mm256_storeu_ps(y + e, _mm256_mul_ps(g, _mm256_and_ps(keep_mask(w + e, t), k)));
+        _mm256_storeu_ps(y + e, _mm256_mul_ps(g, _mm256_and_ps(detail::keep_of_words(w + e, t), k)));
     }
-}
-
-// keep (all bits) of the 8 elements whose bits are `byte`.
-__attribute__((target("avx2"))) inline __m256 keep_of_byte(uint8_t byte) {
-    const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(byte), sel), sel));
 }
 
 // dx[0, n) for n a multiple of 8: dy (keep ? kept : 0) gelu'(x), keep from the saved bits.
@@ -67,7 +55,7 @@ __attribute__((target("avx2"))) void backward_avx2(const float* dy, const float*
         const __m256 cdf = _mm256_mul_ps(half, _mm256_add_ps(one, _ZGVdN8v_erff(_mm256_mul_ps(xv, rs2))));
         const __m256 pdf = _mm256_mul_ps(_ZGVdN8v_expf(_mm256_mul_ps(mhalf, _mm256_mul_ps(xv, xv))), rs2pi);
         const __m256 slope = _mm256_add_ps(cdf, _mm256_mul_ps(xv, pdf));
-        const __m256 m = _mm256_mul_ps(_mm256_loadu_ps(dy + e), _mm256_and_ps(keep_of_byte(bits[e / 8]), k));
+        const __m256 m = _mm256_mul_ps(_mm256_loadu_ps(dy + e), _mm256_and_ps(detail::keep_of_byte(bits[e / 8]), k));
         _mm256_storeu_ps(dx + e, _mm256_mul_ps(m, slope));
     }
 }

@@ -10,6 +10,10 @@
 #include "kernels/dropout.hpp"
 #include "kernels/philox.hpp"
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#endif
+
 namespace rmaat::kernels::detail {
 
 // The key as an autograd Function's apply() passes it (int64 arguments), kept in its context with p for
@@ -24,6 +28,19 @@ DropoutStream make_stream(const DropoutKey& k, double p);
 
 // Whether this CPU runs the AVX2 paths (checked once).
 bool have_avx2();
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// The keep mask of 8 elements as AVX2 lanes (all bits set = keep): from their words (w >= thr,
+// unsigned: max(w, thr) == w), or from their saved byte of bits (bit l = element l).
+__attribute__((target("avx2"))) inline __m256 keep_of_words(const uint32_t* w, __m256i thr) {
+    const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
+    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_max_epu32(wv, thr), wv));
+}
+__attribute__((target("avx2"))) inline __m256 keep_of_byte(uint8_t byte) {
+    const __m256i sel = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(byte), sel), sel));
+}
+#endif
 
 // Philox of kLanes consecutive blocks j0 .. j0 + kLanes - 1, the words in element order:
 // w[4 l + r] = stream_block(s, j0 + l).w[r] (AVX2 where the CPU has it, bitwise the scalar).

@@ -288,14 +288,14 @@ struct Grads {
 };
 
 Grads gradients(Model& model, const trainer::BatchTensors& b, trainer::Backprop method, const trainer::StepKey& key,
-                const trainer::AmrbFault* fault = nullptr) {
+                const trainer::AmrbFault* fault = nullptr, trainer::Precision precision = trainer::Precision::fp32) {
     model->zero_grad();
     trainer::BackpropResult r;
     if (fault) {
         model->set_dropout_step(key.seed, key.step);
         r = trainer::amrb(*model, b, *fault);
     } else {
-        r = trainer::backprop(*model, b, method, key);
+        r = trainer::backprop(*model, b, method, key, precision);
     }
     Grads g{{}, {}, r.loss, r.logits};
     for (const auto& item : model->named_parameters()) {
@@ -435,15 +435,7 @@ TEST_CASE("bf16 autocast: the forward's products in bf16, fp32 gradients close t
             const auto batch = make_batch(model->options(), 3);
             const trainer::StepKey key{5, 2};
             auto grads = [&](trainer::Backprop method, Precision precision) {
-                model->zero_grad();
-                const auto r = trainer::backprop(*model, batch, method, key, precision);
-                Grads g{{}, {}, r.loss, r.logits};
-                for (const auto& item : model->named_parameters()) {
-                    g.names.push_back(item.key());
-                    const auto& grad = item.value().grad();
-                    g.values.push_back(grad.defined() ? grad.clone() : torch::zeros_like(item.value()));
-                }
-                return g;
+                return gradients(model, batch, method, key, nullptr, precision);
             };
             Grads fp32 = grads(trainer::Backprop::bptt, Precision::fp32);
             Grads bptt = grads(trainer::Backprop::bptt, Precision::bf16);
